@@ -6,9 +6,11 @@ Each public name is loaded on first use, so importing this package stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
+# Not `from typing import ...`: typing alone would triple the cost of importing pyampam.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyampam.settings._certificate import ClientCertificate, load_pkcs12
     from pyampam.settings._check import Finding, Severity, check_settings
     from pyampam.settings._credentials import SdkCredentials
