@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pyampam
+import pyampam.providers
 import pyampam.settings
 from pyampam.exceptions import (
     ActivationDeniedError,
@@ -29,6 +30,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("exceptions", ("pyampam.exceptions", "pyampam._secrets")),
     ("domain", ("pyampam._phone", "pyampam._model")),
     ("settings", ("pyampam._files", "pyampam.settings")),
+    ("providers", ("pyampam.providers",)),
+    ("testing", ("pyampam.testing",)),
     ("cli", ("pyampam._cli", "pyampam.__main__")),
 ]
 
@@ -87,19 +90,29 @@ def test_import_pyampam_loads_no_heavy_dependency() -> None:
 def test_import_settings_package_stays_light() -> None:
     """`import pyampam.settings` does not load cryptography, requests or defusedxml either."""
     loaded = _fresh_modules("import pyampam.settings")
-    assert not {name.partition(".")[0] for name in loaded} & {"requests", "cryptography", "defusedxml"}
+    assert not {name.partition(".")[0] for name in loaded} & {
+        "requests",
+        "cryptography",
+        "defusedxml",
+    }
+
+
+def test_import_providers_package_does_not_load_requests() -> None:
+    """`import pyampam.providers` leaves requests and cryptography unloaded until a client is made."""
+    loaded = _fresh_modules("import pyampam.providers")
+    assert not {name.partition(".")[0] for name in loaded} & {"requests", "cryptography"}
 
 
 def test_public_names_resolve() -> None:
     """Every name in `__all__` of the public packages resolves to a real object."""
-    for package in (pyampam, pyampam.settings):
+    for package in (pyampam, pyampam.settings, pyampam.providers):
         for name in package.__all__:
             assert getattr(package, name) is not None, f"{package.__name__}.{name}"
 
 
 def test_all_is_sorted() -> None:
     """`__all__` lists are sorted, so additions are easy to review."""
-    for package in (pyampam, pyampam.settings):
+    for package in (pyampam, pyampam.settings, pyampam.providers):
         assert list(package.__all__) == sorted(package.__all__)
 
 

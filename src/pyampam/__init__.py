@@ -7,6 +7,7 @@ loaded the first time it is used.
 from __future__ import annotations
 
 import importlib
+
 # Not `from typing import ...`: typing alone would triple the cost of importing pyampam.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

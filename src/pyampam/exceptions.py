@@ -9,7 +9,22 @@ Secrets never appear in a message.
     ├── InvalidValueError (also a ValueError)
     │   └── PhoneNumberError
     ├── ActivationDeniedError
-    └── SettingsError
+    ├── SettingsError
+    └── ProviderError                      (an MFA provider could not give an answer)
+        ├── ClientCertificateError         (cert_key.p12 cannot be opened or used)
+        ├── TlsError                       (the TLS handshake failed; nothing was delivered)
+        │   ├── ServerCertificateError     (the server's certificate is not trusted)
+        │   └── ClientCertificateRejectedError (the server refused our certificate)
+        ├── ConnectionFailedError          (no endpoint could be reached; nothing was delivered)
+        ├── DeliveryUncertainError         (the request may have arrived; it is never re-sent)
+        │   └── ProviderTimeoutError       (no answer within the read timeout)
+        ├── ProviderResponseError          (the answer was empty, malformed, HTML, not 200...)
+        ├── UnknownCallError               (no call with that id)
+        ├── CallPendingError               (the call has not finished yet)
+        ├── MfaTimeoutError                (the caller's deadline passed while waiting)
+        └── MfaCancelledError              (the caller cancelled the wait)
+
+``ProviderError`` and its subclasses carry ``call_id`` and ``endpoint`` where they are known.
 """
 
 from __future__ import annotations
@@ -18,10 +33,23 @@ from collections.abc import Sequence
 
 __all__ = [
     "ActivationDeniedError",
+    "CallPendingError",
+    "ClientCertificateError",
+    "ClientCertificateRejectedError",
+    "ConnectionFailedError",
+    "DeliveryUncertainError",
     "InvalidValueError",
+    "MfaCancelledError",
+    "MfaTimeoutError",
     "PhoneNumberError",
+    "ProviderError",
+    "ProviderResponseError",
+    "ProviderTimeoutError",
     "PyampamError",
+    "ServerCertificateError",
     "SettingsError",
+    "TlsError",
+    "UnknownCallError",
 ]
 
 
@@ -56,8 +84,7 @@ class ActivationDeniedError(PyampamError):
 
 
 class SettingsError(PyampamError):
-    """A problem with the MFA settings: ``pf_auth.cs``, the certificate, the SDK ZIP or
-    ``MfaSettings.xml``.
+    """A problem with the MFA settings: pf_auth.cs, the certificate, the ZIP or MfaSettings.xml.
 
     ``path``, ``line`` and ``key`` locate the problem where that is known; ``str()`` of the
     error starts with ``path:line:`` so editors and terminals can jump to it.
@@ -97,3 +124,112 @@ def _rebuild_settings_error(
     cls: type[SettingsError], message: str, path: str | None, line: int | None, key: str | None
 ) -> SettingsError:
     return cls(message, path=path, line=line, key=key)
+
+
+class ProviderError(PyampamError):
+    """An MFA provider could not give an answer to a call.
+
+    ``call_id`` and ``endpoint`` say which call and which server, where they are known.
+    """
+
+    def __init__(
+        self, message: str, *, call_id: str | None = None, endpoint: str | None = None
+    ) -> None:
+        self.message = message
+        self.call_id = call_id
+        self.endpoint = endpoint
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_provider_error, (type(self), self.message, self.call_id, self.endpoint))
+
+
+def _rebuild_provider_error(
+    cls: type[ProviderError], message: str, call_id: str | None, endpoint: str | None
+) -> ProviderError:
+    return cls(message, call_id=call_id, endpoint=endpoint)
+
+
+class ClientCertificateError(ProviderError):
+    """The client certificate (``cert_key.p12``) cannot be opened with its password or used."""
+
+
+class TlsError(ProviderError):
+    """The TLS handshake with the provider failed, so the request was not delivered."""
+
+
+class ServerCertificateError(TlsError):
+    """The provider's server certificate is not trusted (unknown CA, wrong host name, expired)."""
+
+
+class ClientCertificateRejectedError(TlsError):
+    """The provider refused our client certificate, or required one we did not send."""
+
+
+class ConnectionFailedError(ProviderError):
+    """No endpoint could be reached; the request was delivered nowhere, so retrying is safe."""
+
+
+class DeliveryUncertainError(ProviderError):
+    """The request may have reached the provider, so it is not re-sent.
+
+    Re-sending could place a second phone call to the user; the caller decides what to do.
+    """
+
+
+class ProviderTimeoutError(DeliveryUncertainError):
+    """The provider accepted the request but gave no answer within the read timeout."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider's answer was unusable: empty, malformed, HTML, not 200, or for another request.
+
+    ``status_code`` holds the HTTP status where there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call_id: str | None = None,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.status_code = status_code
+        super().__init__(message, call_id=call_id, endpoint=endpoint)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_response_error,
+            (type(self), self.message, self.call_id, self.endpoint, self.status_code),
+        )
+
+
+def _rebuild_response_error(
+    cls: type[ProviderResponseError],
+    message: str,
+    call_id: str | None,
+    endpoint: str | None,
+    status_code: int | None,
+) -> ProviderResponseError:
+    return cls(message, call_id=call_id, endpoint=endpoint, status_code=status_code)
+
+
+class UnknownCallError(ProviderError, KeyError):
+    """The provider has no call with that id (never initiated here, or already forgotten)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message; keep it a plain sentence.
+        return self.message
+
+
+class CallPendingError(ProviderError):
+    """The call's result was asked for before the call finished."""
+
+
+class MfaTimeoutError(ProviderError):
+    """The caller's deadline passed before the call finished; the call itself may still run."""
+
+
+class MfaCancelledError(ProviderError):
+    """The caller cancelled the wait for a call's outcome."""

@@ -6,6 +6,7 @@ Each public name is loaded on first use, so importing this package stays cheap.
 from __future__ import annotations
 
 import importlib
+
 # Not `from typing import ...`: typing alone would triple the cost of importing pyampam.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
