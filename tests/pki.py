@@ -64,7 +64,7 @@ def make_pkcs12(
             serialization.PrivateFormat.PKCS12.encryption_builder()
             .kdf_rounds(2048)
             .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
-            .hmac_hash(hashes.SHA1())
+            .hmac_hash(hashes.SHA1())  # noqa: S303 -- the legacy format under test
             .build(password.encode())
         )
     else:
