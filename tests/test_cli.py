@@ -84,6 +84,7 @@ def test_build_writes_an_owner_only_file_and_prints_no_secret(tmp_path: Path) ->
     done = run(*build_args(EXAMPLE_PF_AUTH, out))
     assert done.returncode == 0, done.stderr
     xml = out.read_text(encoding="utf-8")
+    assert xml.startswith('<?xml version="1.0" encoding="utf-8"?>\n<MfaSettings>')
     for secret in EXAMPLE_SECRETS:
         assert f">{secret}<" in xml
     assert f"<CertFilePath>{WINDOWS_CERT}</CertFilePath>" in xml

@@ -588,10 +588,10 @@ class MfaSettings:
                 ET.SubElement(root, element).text = self._text_of(element)
         root.extend(unknown.to_etree() for unknown in self.unknown_elements)
         ET.indent(root, space="  ")
-        body: bytes = ET.tostring(
-            root, encoding="utf-8", xml_declaration=True, short_empty_elements=False
-        )
-        return body + b"\n"
+        # The declaration is written by hand: ElementTree's uses single quotes, and the files MIM
+        # ships (and Notepad users compare against) use double quotes.
+        body: bytes = ET.tostring(root, encoding="utf-8", short_empty_elements=False)
+        return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
 
     @classmethod
     def from_xml(cls, data: bytes | str, *, path: str | None = None) -> MfaSettings:
