@@ -462,3 +462,10 @@ def test_importing_check_and_install_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert not {"cryptography", "phonenumbers"} & set(json.loads(out.stdout))
+
+
+def test_value_shape_judges_nothing_when_no_credential_is_set() -> None:
+    """A file as MIM ships it (all empty) gets no value-shape finding, not a false OK."""
+    findings = check_settings(MfaSettings(mode=MfaMode.SDK), now=NOW)
+    assert [f for f in findings if f.code == "value-shape"] == []
+    assert any(f.code == "required-element" and f.severity is Severity.ERROR for f in findings)

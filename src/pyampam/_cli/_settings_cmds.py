@@ -85,10 +85,24 @@ def register(commands: Any) -> None:
     install.add_argument(
         "--service-dir", required=True, metavar="DIR", help="the MIM Service folder"
     )
-    install.add_argument("--country-code", required=True, type=_country_code, metavar="N")
-    install.add_argument("--username", default="pyampam", type=_non_empty, metavar="NAME")
     install.add_argument(
-        "--cert-dir", metavar="DIR", help="where to put cert_key.p12 (default: DIR/MfaCerts)"
+        "--country-code",
+        required=True,
+        type=_country_code,
+        metavar="N",
+        help="default dialling code for numbers stored without one (1 for the US and Canada)",
+    )
+    install.add_argument(
+        "--username",
+        default="pyampam",
+        type=_non_empty,
+        metavar="NAME",
+        help="the Username element: any user name (default: pyampam)",
+    )
+    install.add_argument(
+        "--cert-dir",
+        metavar="CERT_DIR",
+        help="where to put cert_key.p12 (default: the service folder's MfaCerts)",
     )
     install.set_defaults(handler=_install)
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pyampam.settings._mfa_settings import (
         MfaMode,
         MfaSettings,
+        XmlElement,
         read_mfa_settings,
         write_mfa_settings,
     )
@@ -31,6 +32,7 @@ __all__ = [
     "MfaSettings",
     "SdkCredentials",
     "Severity",
+    "XmlElement",
     "check_settings",
     "install_sdk",
     "load_pf_auth",
@@ -47,6 +49,7 @@ _LAZY = {
     "MfaSettings": "pyampam.settings._mfa_settings",
     "SdkCredentials": "pyampam.settings._credentials",
     "Severity": "pyampam.settings._check",
+    "XmlElement": "pyampam.settings._mfa_settings",
     "check_settings": "pyampam.settings._check",
     "install_sdk": "pyampam.settings._install",
     "load_pf_auth": "pyampam.settings._pf_auth",

@@ -223,10 +223,12 @@ _SHAPES = {
 def _value_shapes(settings: MfaSettings) -> Iterator[Finding]:
     values = _string_elements(settings)
     odd = False
+    checked = False
     for element, (shape, description) in _SHAPES.items():
         value = values[element]
         if not value or _is_placeholder(element, value):
             continue  # already reported as missing or as a placeholder
+        checked = True
         if value != value.strip():
             odd = True
             yield Finding(
@@ -246,7 +248,7 @@ def _value_shapes(settings: MfaSettings) -> Iterator[Finding]:
                 "again",
                 element=element,
             )
-    if not odd:
+    if checked and not odd:
         yield Finding(
             Severity.OK,
             "value-shape",
@@ -378,7 +380,7 @@ def _certificate(
     element = "CertFilePath"
     local_path: Path | None = None
     if isinstance(cert, (bytes, bytearray, memoryview)):
-        data, shown = bytes(cert), "the certificate given"
+        data, shown = bytes(cert), "given as bytes"
     else:
         if cert is not None:
             local_path = Path(os.fspath(cert))
