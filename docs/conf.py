@@ -9,12 +9,11 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "pyampam"
 author = "The pyampam developers"
-copyright = "2026, The pyampam developers"  # noqa: A001 - the name Sphinx reads
+copyright = "2026, The pyampam developers"
 
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
-    "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "cli_reference",
 ]
