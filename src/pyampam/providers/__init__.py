@@ -13,7 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pyampam.providers._client import DEFAULT_ENDPOINTS, PhoneFactorClient
+    from pyampam.providers._callback import CallbackReceiver
+    from pyampam.providers._client import DEFAULT_ENDPOINTS, DEFAULT_TIMEOUT, PhoneFactorClient
     from pyampam.providers._protocol import (
         DEFAULT_AUTHENTICATE_TIMEOUT,
         MfaProvider,
@@ -36,10 +37,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AUTHENTICATE_TIMEOUT",
     "DEFAULT_ENDPOINTS",
+    "DEFAULT_TIMEOUT",
     "AuthMode",
     "CallHandle",
     "CallResult",
     "CallStatus",
+    "CallbackReceiver",
     "MfaChallenge",
     "MfaProvider",
     "MfaResult",
@@ -55,10 +58,12 @@ __all__ = [
 _LAZY = {
     "DEFAULT_AUTHENTICATE_TIMEOUT": "pyampam.providers._protocol",
     "DEFAULT_ENDPOINTS": "pyampam.providers._client",
+    "DEFAULT_TIMEOUT": "pyampam.providers._client",
     "AuthMode": "pyampam.providers._types",
     "CallHandle": "pyampam.providers._types",
     "CallResult": "pyampam.providers._types",
     "CallStatus": "pyampam.providers._types",
+    "CallbackReceiver": "pyampam.providers._callback",
     "MfaChallenge": "pyampam.providers._types",
     "MfaProvider": "pyampam.providers._protocol",
     "MfaResult": "pyampam.providers._types",

@@ -59,7 +59,11 @@ class AuthMode(enum.Enum):
 
     @property
     def needs_pin(self) -> bool:
-        """The user enters a PIN, so the challenge must carry one."""
+        """The user enters a PIN, so the challenge must carry one.
+
+        In one-way OTP+PIN mode the PIN does not travel: the application checks the passcode and
+        the PIN the user types, so it still needs the PIN at hand.
+        """
         return self in (
             AuthMode.PIN,
             AuthMode.SMS_ONE_WAY_OTP_PLUS_PIN,

@@ -1,0 +1,810 @@
+"""A real HTTPS PhoneFactor (Azure MFA SDK) backend on 127.0.0.1 for tests: scripted and faulty.
+
+One thread accepts connections; each connection gets its own thread, which does the TLS
+handshake (so a crowd of clients never queues behind one slow handshake) and then serves HTTP/1.1
+requests on it, keep-alive included. Every answer is written in one piece, so Nagle's algorithm
+never meets a delayed ACK.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hmac
+import http
+import http.client
+import http.server
+import secrets
+import selectors
+import socket
+import ssl
+import struct
+import threading
+import time
+import urllib.parse
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from pyampam.testing._phonefactor_messages import (
+    RecordedRequest,
+    RejectedRequest,
+    RequestRejectedError,
+    ServerErrorId,
+    build_acknowledgement,
+    build_error,
+    build_response,
+    generate_otp,
+    parse_request,
+)
+from pyampam.testing._phonefactor_outcomes import Fault, ServerOutcome
+
+if TYPE_CHECKING:
+    import socketserver
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from pyampam.settings import SdkCredentials
+    from pyampam.testing._pki import TestPki
+
+__all__ = ["CallbackDelivery", "PhoneFactorTestServer", "ServerStats", "unused_url"]
+
+PATH = "/pfd/pfd.pl"
+_HOST = "127.0.0.1"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+_XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+_STOP_JOIN_SECONDS = 5.0
+_CALLBACK_TIMEOUT = 5.0
+_HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>"
+    b"<body><h1>Service Unavailable</h1><p>The server is down for maintenance.</p>"
+    b"</body></html>\n"
+)
+
+
+def unused_url() -> str:
+    """A ``https://127.0.0.1:PORT/pfd/pfd.pl`` URL where nothing listens: connecting is refused.
+
+    The port was free a moment ago; another process could take it, but on a test machine that
+    is rare enough not to matter.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((_HOST, 0))
+        port = probe.getsockname()[1]
+    return f"https://{_HOST}:{port}{PATH}"
+
+
+@attrs.frozen
+class ServerStats:
+    """A snapshot of the test server's counters.
+
+    ``connections_accepted`` counts TCP connections, ``handshakes_completed`` and
+    ``handshakes_failed`` the TLS handshakes (a client that reuses its connection makes one
+    handshake for many requests), ``requests_received`` every HTTP request read,
+    ``responses_sent`` every complete HTTP answer written, ``callbacks_sent`` the asynchronous
+    results POSTed (whatever the receiver answered), and ``active_connections`` the connections
+    open right now.
+    """
+
+    connections_accepted: int = 0
+    handshakes_completed: int = 0
+    handshakes_failed: int = 0
+    requests_received: int = 0
+    responses_sent: int = 0
+    callbacks_sent: int = 0
+    active_connections: int = 0
+
+
+@attrs.frozen(repr=False)
+class CallbackDelivery:
+    """One POST of an asynchronous request's final response to its response URL.
+
+    ``status`` is the receiver's HTTP status, or None when the POST failed (``error`` says
+    why). ``body`` is the response that was (or would have been) sent.
+    """
+
+    request_id: str
+    url: str
+    body: bytes
+    status: int | None = None
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"CallbackDelivery(request_id={self.request_id!r}, url={self.url!r}, "
+            f"status={self.status!r}, error={self.error!r})"
+        )
+
+
+@attrs.frozen
+class _Plan:
+    """What a connection thread does with one request: wait, then answer or misbehave."""
+
+    payload: bytes
+    delay: float = 0.0
+    fault: Fault | None = None
+    seconds: float | None = None
+    callback: tuple[str, str, bytes, float] | None = None  # url, request id, body, delay
+
+
+def _shutdown(connection: socket.socket) -> None:
+    # The plain socket's shutdown, not SSLSocket's: it wakes a thread blocked reading this
+    # connection (close() would not) and leaves the TLS state to that thread to clean up.
+    with contextlib.suppress(OSError):  # already closed or never connected: nothing to wake
+        socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+
+class PhoneFactorTestServer:
+    """A PhoneFactor backend speaking protocol 1.5 over mutual TLS on ``127.0.0.1``.
+
+    Requires a client certificate issued by ``pki``'s main CA, checks ``license_key`` and
+    ``group_key`` (a mismatch answers ``disposition="fail"`` with
+    :attr:`ServerErrorId.WRONG_LICENSE_KEY` or :attr:`ServerErrorId.WRONG_GROUP_KEY`), and
+    answers each request with the next scripted :class:`ServerOutcome` (see :meth:`script`),
+    else ``default_outcome``. Every well-formed request is recorded in :attr:`requests`,
+    every refused one in :attr:`rejected_requests`.
+
+    Asynchronous requests (``async="1"`` with a ``response-url``) are acknowledged at once
+    (see :func:`build_acknowledgement`); the final response is POSTed to the response URL
+    (loopback only) after the outcome's ``delay``. An outcome with ``disposition="fail"`` (and a
+    wrong key) is answered at once instead, as for a synchronous request, and no POST follows;
+    so does a :class:`Fault`, which replaces the immediate answer.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. ``ssl_context``
+    replaces the server's TLS settings (default: ``pki.server_ssl_context()``);
+    ``callback_ssl_context`` is what the POSTs to ``https://`` response URLs use (default: trust
+    ``pki``'s CA, present no certificate). Request bodies over ``max_body_size`` bytes are
+    answered ``413``. ``repr()`` never shows the keys.
+    """
+
+    def __init__(
+        self,
+        pki: TestPki,
+        *,
+        license_key: str,
+        group_key: str,
+        default_outcome: ServerOutcome | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        callback_ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
+        request_queue_size: int = 1024,
+        max_body_size: int = 1 << 20,
+    ) -> None:
+        self._pki = pki
+        self._license_key = license_key
+        self._group_key = group_key
+        self._initial_outcome = default_outcome or ServerOutcome()
+        self._default_outcome = self._initial_outcome
+        # Built once: making a context per connection is the expensive path.
+        self._context = ssl_context or pki.server_ssl_context()
+        self._callback_context = callback_ssl_context or pki.client_ssl_context(client_cert=None)
+        self._port = port
+        self._request_queue_size = request_queue_size
+        self.max_body_size = max_body_size
+
+        self._lock = threading.Condition()
+        self._stopping = threading.Event()
+        self._started = False
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._accept_halt = threading.Event()
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._connections: dict[int, ssl.SSLSocket] = {}
+        self._threads: set[threading.Thread] = set()
+
+        self._queues: dict[str, collections.deque[ServerOutcome]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._rejected: list[RejectedRequest] = []
+        self._callbacks: list[CallbackDelivery] = []
+        self._errors: list[BaseException] = []
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._connection_ids = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start listening on ``127.0.0.1`` and serving in background threads; returns self."""
+        with self._lock:
+            if self._started:
+                raise RuntimeError("this PhoneFactorTestServer was already started")
+            self._started = True
+        self._wakeup = socket.socketpair()
+        self._wakeup[0].setblocking(False)
+        try:
+            self._listen()
+            self._resume_accepting()
+        except BaseException:
+            self.stop()  # a port already taken must not leave the wake-up sockets open
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: stalled and delayed requests are cut off; returns within seconds.
+
+        Open connections are closed without an answer; undelivered callbacks are dropped.
+        Calling it twice, or before :meth:`start`, does nothing.
+        """
+        if not self._started or self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._halt_accepting()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            connections = list(self._connections.values())
+            threads = list(self._threads)
+        for connection in connections:
+            _shutdown(connection)
+        deadline = time.monotonic() + _STOP_JOIN_SECONDS
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._wakeup is not None:
+            for end in self._wakeup:
+                end.close()
+            self._wakeup = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopping.is_set() else "running" if self._started else "new"
+        where = f"url={self.url!r}, " if self._port else ""
+        return f"PhoneFactorTestServer({where}{state})"
+
+    # -- where it is -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (chosen at random unless ``port=`` was given)."""
+        if not self._port:
+            raise RuntimeError("the server has no port before start()")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:PORT/pfd/pfd.pl``, the endpoint to give a client."""
+        return f"https://{_HOST}:{self.port}{PATH}"
+
+    @property
+    def pki(self) -> TestPki:
+        """The PKI the server's certificate and the client certificates it accepts come from."""
+        return self._pki
+
+    @property
+    def credentials(self) -> SdkCredentials:
+        """SDK credentials this server accepts: its keys and the PKI's PKCS#12 password."""
+        return self._pki.credentials(license_key=self._license_key, group_key=self._group_key)
+
+    # -- connections: refuse, pause, accept ------------------------------------------------
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket, so new connections are refused (``ECONNREFUSED``).
+
+        Connections already open keep being served. :meth:`accept_connections` listens again
+        on the same port.
+        """
+        self._halt_accepting()
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def pause_accepting(self) -> None:
+        """Keep listening but stop accepting: connects succeed, TLS handshakes hang.
+
+        The kernel queues the connections; :meth:`accept_connections` serves them.
+        """
+        self._halt_accepting()
+
+    def accept_connections(self) -> None:
+        """Undo :meth:`refuse_connections` or :meth:`pause_accepting`."""
+        if self._stopping.is_set() or not self._started:
+            raise RuntimeError("the server is not running")
+        if self._listener is None:
+            self._listen()
+        if self._accept_thread is None:
+            self._resume_accepting()
+
+    def _listen(self) -> None:
+        listener = socket.create_server(
+            (_HOST, self._port), backlog=self._request_queue_size, reuse_port=False
+        )
+        listener.setblocking(False)
+        self._port = listener.getsockname()[1]
+        self._listener = listener
+
+    def _resume_accepting(self) -> None:
+        assert self._listener is not None  # noqa: S101 -- callers listen first
+        self._accept_halt = threading.Event()
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop,
+            args=(self._listener, self._accept_halt),
+            name=f"phonefactor-test-accept-{self._port}",
+            daemon=True,
+        )
+        self._accept_thread.start()
+
+    def _halt_accepting(self) -> None:
+        thread, self._accept_thread = self._accept_thread, None
+        if thread is None:
+            return
+        self._accept_halt.set()
+        if self._wakeup is not None:
+            with contextlib.suppress(OSError):  # the loop is ending anyway
+                self._wakeup[1].send(b"\0")
+        thread.join()
+
+    def _accept_loop(self, listener: socket.socket, halt: threading.Event) -> None:
+        assert self._wakeup is not None  # noqa: S101 -- set by start() before any loop runs
+        wakeup = self._wakeup[0]
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(listener, selectors.EVENT_READ)
+                selector.register(wakeup, selectors.EVENT_READ)
+                while not halt.is_set():
+                    for key, _ in selector.select():
+                        if key.fileobj is wakeup:
+                            self._drain(wakeup)
+                            continue
+                        try:
+                            raw, _address = listener.accept()
+                        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                            continue
+                        except OSError as error:  # out of file descriptors, say
+                            # Recorded for the test to see, and the loop lives on: a server
+                            # that stops accepting for good would look like a client bug.
+                            self._record_error(error)
+                            halt.wait(0.05)
+                            continue
+                        self._begin_connection(raw)
+        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
+            self._record_error(error)
+
+    @staticmethod
+    def _drain(wakeup: socket.socket) -> None:
+        try:
+            while wakeup.recv(64):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _begin_connection(self, raw: socket.socket) -> None:
+        raw.setblocking(True)
+        with self._lock:
+            if self._stopping.is_set():
+                raw.close()
+                return
+            self._connection_ids += 1
+            connection_id = self._connection_ids
+            self._counts["connections_accepted"] += 1
+        try:
+            # No I/O yet: the handshake happens in the connection's own thread.
+            connection = self._context.wrap_socket(
+                raw, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError:
+            raw.close()
+            return
+        thread = threading.Thread(
+            target=self._serve_connection,
+            args=(connection, connection_id),
+            name=f"phonefactor-test-connection-{connection_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._connections[connection_id] = connection
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve_connection(self, connection: ssl.SSLSocket, connection_id: int) -> None:
+        try:
+            try:
+                connection.do_handshake()
+            except OSError:
+                self._count("handshakes_failed")
+                return
+            self._count("handshakes_completed")
+            _RequestHandler(connection, self, connection_id)
+        except OSError:
+            pass  # the client went away, or stop() shut the connection: both are normal
+        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
+            self._record_error(error)
+        finally:
+            connection.close()
+            with self._lock:
+                self._connections.pop(connection_id, None)
+                self._threads.discard(threading.current_thread())
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    @property
+    def default_outcome(self) -> ServerOutcome:
+        """The outcome used when no scripted outcome matches a request."""
+        with self._lock:
+            return self._default_outcome
+
+    @default_outcome.setter
+    def default_outcome(self, outcome: ServerOutcome) -> None:
+        with self._lock:
+            self._default_outcome = outcome
+
+    def script(
+        self, *outcomes: ServerOutcome, username: str | None = None, phone: str | None = None
+    ) -> None:
+        """Queue ``outcomes`` for the next requests, in order, each used once.
+
+        With ``username`` they apply only to that user's requests; with ``phone`` (the national
+        number, or the country code and national number as digits, e.g. ``"12135551212"``)
+        only to that phone's. A request takes the first of: its user's queue, its phone's
+        queue, the general queue, :attr:`default_outcome`.
+        """
+        if username is not None and phone is not None:
+            raise ValueError("script outcomes for a username or for a phone, not both")
+        key = _queue_key(username=username, phone=phone)
+        with self._lock:
+            self._queues.setdefault(key, collections.deque()).extend(outcomes)
+
+    @property
+    def unused_outcomes(self) -> int:
+        """How many scripted outcomes are still queued."""
+        with self._lock:
+            return sum(len(queue) for queue in self._queues.values())
+
+    def reset(self) -> None:
+        """Forget scripts, records, callbacks, errors and counters; restore the default outcome."""
+        with self._lock:
+            self._queues.clear()
+            self._requests.clear()
+            self._rejected.clear()
+            self._callbacks.clear()
+            self._errors.clear()
+            self._counts.clear()
+            self._default_outcome = self._initial_outcome
+
+    def _next_outcome(self, request: RecordedRequest) -> ServerOutcome:
+        keys = [_queue_key(username=request.username)]
+        if request.national_number is not None:
+            full = f"{request.country_code or ''}{request.national_number}"
+            keys += [_queue_key(phone=full), _queue_key(phone=request.national_number)]
+        keys.append(_queue_key())
+        for key in keys:
+            queue = self._queues.get(key)
+            if queue:
+                return queue.popleft()
+        return self._default_outcome
+
+    # -- what happened -------------------------------------------------------------------
+
+    @property
+    def requests(self) -> tuple[RecordedRequest, ...]:
+        """Every well-formed request received so far, in arrival order (wrong keys included)."""
+        with self._lock:
+            return tuple(self._requests)
+
+    @property
+    def rejected_requests(self) -> tuple[RejectedRequest, ...]:
+        """Every request refused as malformed, hostile or unsupported, in arrival order."""
+        with self._lock:
+            return tuple(self._rejected)
+
+    @property
+    def callbacks(self) -> tuple[CallbackDelivery, ...]:
+        """Every POST of an asynchronous result attempted so far."""
+        with self._lock:
+            return tuple(self._callbacks)
+
+    @property
+    def errors(self) -> tuple[BaseException, ...]:
+        """Unexpected exceptions in the server's threads; a healthy run leaves this empty."""
+        with self._lock:
+            return tuple(self._errors)
+
+    @property
+    def stats(self) -> ServerStats:
+        """A consistent snapshot of the counters."""
+        with self._lock:
+            return ServerStats(
+                connections_accepted=self._counts["connections_accepted"],
+                handshakes_completed=self._counts["handshakes_completed"],
+                handshakes_failed=self._counts["handshakes_failed"],
+                requests_received=self._counts["requests_received"],
+                responses_sent=self._counts["responses_sent"],
+                callbacks_sent=self._counts["callbacks_sent"],
+                active_connections=len(self._connections),
+            )
+
+    def wait_for_requests(self, count: int, *, timeout: float = 5.0) -> tuple[RecordedRequest, ...]:
+        """Wait until at least ``count`` requests were recorded; raises TimeoutError if not."""
+        self._wait(lambda: len(self._requests) >= count, timeout, f"{count} request(s)")
+        return self.requests
+
+    def wait_for_callbacks(
+        self, count: int, *, timeout: float = 5.0
+    ) -> tuple[CallbackDelivery, ...]:
+        """Wait until ``count`` callback POSTs were attempted; raises TimeoutError if not."""
+        self._wait(lambda: len(self._callbacks) >= count, timeout, f"{count} callback(s)")
+        return self.callbacks
+
+    def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._lock:
+            if not self._lock.wait_for(condition, timeout):
+                raise TimeoutError(f"the test server did not see {what} within {timeout} s")
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def _record_error(self, error: BaseException) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def _plan(self, body: bytes, connection_id: int) -> _Plan:
+        try:
+            request = attrs.evolve(parse_request(body), connection_id=connection_id)
+        except RequestRejectedError as rejection:
+            rejected = RejectedRequest(
+                error_id=rejection.error_id,
+                reason=rejection.reason,
+                body=body,
+                request_id=rejection.request_id,
+                connection_id=connection_id,
+            )
+            with self._lock:
+                self._rejected.append(rejected)
+                self._lock.notify_all()
+            return _Plan(build_error(rejection.request_id, rejection.error_id))
+
+        key_error = self._check_keys(request)
+        with self._lock:
+            if key_error is not None:
+                outcome = ServerOutcome.fail(int(key_error))
+            else:
+                outcome = self._with_otp(request, self._next_outcome(request))
+            self._requests.append(attrs.evolve(request, outcome=outcome))
+            self._lock.notify_all()
+        if key_error is not None:
+            return _Plan(build_error(request.request_id, key_error))
+
+        answer = build_response(request.request_id, request.kind, outcome)
+        if outcome.fault is Fault.MISMATCHED_REQUEST_ID:
+            other = f"mismatched-{request.request_id}"
+            return _Plan(build_response(other, request.kind, outcome), delay=outcome.delay)
+        if outcome.fault is not None:
+            return _Plan(answer, delay=outcome.delay, fault=outcome.fault, seconds=outcome.seconds)
+        # A refusal places no call, so there is nothing to POST later: it is the answer itself.
+        if request.is_async and request.response_url and outcome.disposition == "success":
+            return _Plan(
+                build_acknowledgement(request.request_id),
+                callback=(request.response_url, request.request_id, answer, outcome.delay),
+            )
+        return _Plan(answer, delay=outcome.delay)
+
+    def _check_keys(self, request: RecordedRequest) -> ServerErrorId | None:
+        # Constant-time comparison: a habit worth keeping even in a test double.
+        if not hmac.compare_digest(request.license_key.encode(), self._license_key.encode()):
+            return ServerErrorId.WRONG_LICENSE_KEY
+        if not hmac.compare_digest(request.group_key.encode(), self._group_key.encode()):
+            return ServerErrorId.WRONG_GROUP_KEY
+        return None
+
+    @staticmethod
+    def _with_otp(request: RecordedRequest, outcome: ServerOutcome) -> ServerOutcome:
+        mode = request.mode
+        if (
+            outcome.otp is None
+            and outcome.disposition == "success"
+            and mode is not None
+            and mode.returns_otp
+        ):
+            return attrs.evolve(outcome, otp=generate_otp())
+        return outcome
+
+    def _start_callback(self, callback: tuple[str, str, bytes, float]) -> None:
+        thread = threading.Thread(
+            target=self._deliver_callback,
+            args=callback,
+            name=f"phonefactor-test-callback-{callback[1]}",
+            daemon=True,
+        )
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._threads.add(thread)
+        thread.start()
+
+    def _deliver_callback(self, url: str, request_id: str, body: bytes, delay: float) -> None:
+        try:
+            status: int | None = None
+            error: str | None = None
+            if self._stopping.wait(delay):
+                error = "the server stopped before the callback was due"
+            else:
+                try:
+                    status = self._post(url, body)
+                except (OSError, http.client.HTTPException, ValueError) as problem:
+                    error = f"{type(problem).__name__}: {problem}"
+            delivery = CallbackDelivery(request_id, url, body, status=status, error=error)
+            with self._lock:
+                self._callbacks.append(delivery)
+                if status is not None:
+                    self._counts["callbacks_sent"] += 1
+                self._lock.notify_all()
+        except Exception as unexpected:  # noqa: BLE001 -- kept for the test to see in .errors
+            self._record_error(unexpected)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def _post(self, url: str, body: bytes) -> int:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or host not in _LOOPBACK_NAMES:
+            # A test server must never reach beyond the machine it runs on.
+            raise ValueError(f"response URL {url!r} is not an http(s) URL on the loopback host")
+        target = parts.path or "/"
+        if parts.query:
+            target += f"?{parts.query}"
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(
+                host, parts.port, timeout=_CALLBACK_TIMEOUT, context=self._callback_context
+            )
+        else:
+            connection = http.client.HTTPConnection(host, parts.port, timeout=_CALLBACK_TIMEOUT)
+        try:
+            connection.request(
+                "POST", target, body=body, headers={"Content-Type": _XML_CONTENT_TYPE}
+            )
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+
+def _queue_key(*, username: str | None = None, phone: str | None = None) -> str:
+    if username is not None:
+        return f"user:{username}"
+    if phone is not None:
+        digits = "".join(character for character in phone if character.isdigit())
+        return f"phone:{digits}"
+    return "any"
+
+
+class _RequestHandler(http.server.BaseHTTPRequestHandler):
+    """Serves the HTTP requests of one TLS connection until it closes."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "pyampam-phonefactor-test-server"
+    sys_version = ""
+    # Each answer is one write anyway; this guards the few the base class writes in pieces.
+    disable_nagle_algorithm = True
+
+    def __init__(
+        self, connection: ssl.SSLSocket, owner: PhoneFactorTestServer, connection_id: int
+    ) -> None:
+        self.owner = owner
+        self.connection_id = connection_id
+        # The base class only keeps the server object; this handler never uses it.
+        address = cast("tuple[str, int]", connection.getpeername())
+        super().__init__(connection, address, cast("socketserver.BaseServer", owner))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: test output is for the tests."""
+
+    def do_GET(self) -> None:
+        """Only POST is served."""
+        self.owner._count("requests_received")
+        self._send(http.HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", extra=("Allow", "POST"))
+
+    def do_POST(self) -> None:
+        """Answer one protocol request, as scripted."""
+        self.owner._count("requests_received")
+        if urllib.parse.urlsplit(self.path).path != PATH:
+            self._send(http.HTTPStatus.NOT_FOUND, f"no such path; POST to {PATH}\n".encode())
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        plan = self.owner._plan(body, self.connection_id)
+        if plan.delay and self.owner._stopping.wait(plan.delay):
+            self.close_connection = True
+            return
+        self._execute(plan)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._send(http.HTTPStatus.LENGTH_REQUIRED, b"send Content-Length, not chunks\n")
+            return None
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._send(http.HTTPStatus.LENGTH_REQUIRED, b"Content-Length is required\n")
+            return None
+        if not 0 <= length <= self.owner.max_body_size:
+            self.close_connection = True
+            self._send(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            return None
+        return body
+
+    def _execute(self, plan: _Plan) -> None:
+        fault = plan.fault
+        if fault is None:
+            self._send(http.HTTPStatus.OK, plan.payload, content_type=_XML_CONTENT_TYPE)
+            if plan.callback is not None:
+                self.owner._start_callback(plan.callback)
+        elif fault is Fault.DROP:
+            self.close_connection = True
+        elif fault is Fault.RESET:
+            self.close_connection = True
+            # Linger 0: close() then sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif fault is Fault.STALL:
+            self.owner._stopping.wait(plan.seconds)
+            self.close_connection = True
+        elif fault is Fault.HTTP_500:
+            self._send(http.HTTPStatus.INTERNAL_SERVER_ERROR, b"Internal Server Error\n")
+        elif fault is Fault.GARBAGE:
+            garbage = b"\xff\xfe\x00\x9c" + secrets.token_bytes(60)
+            self._send(http.HTTPStatus.OK, garbage, content_type=_XML_CONTENT_TYPE)
+        elif fault is Fault.HTML_ERROR:
+            self._send(http.HTTPStatus.OK, _HTML_PAGE, content_type="text/html; charset=utf-8")
+        elif fault is Fault.EMPTY_BODY:
+            self._send(http.HTTPStatus.OK, b"", content_type=_XML_CONTENT_TYPE)
+        elif fault is Fault.TRUNCATED:
+            self.close_connection = True
+            half = plan.payload[: len(plan.payload) // 2]
+            self._send(
+                http.HTTPStatus.OK,
+                half,
+                content_type=_XML_CONTENT_TYPE,
+                length=len(plan.payload),
+                complete=False,
+            )
+        else:  # MISMATCHED_REQUEST_ID is answered like a normal plan
+            self._send(http.HTTPStatus.OK, plan.payload, content_type=_XML_CONTENT_TYPE)
+
+    def _send(
+        self,
+        status: http.HTTPStatus,
+        body: bytes,
+        *,
+        content_type: str = "text/plain; charset=utf-8",
+        length: int | None = None,
+        extra: tuple[str, str] | None = None,
+        complete: bool = True,
+    ) -> None:
+        headers = [
+            f"HTTP/1.1 {status.value} {status.phrase}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body) if length is None else length}",
+            f"Connection: {'close' if self.close_connection else 'keep-alive'}",
+        ]
+        if extra is not None:
+            headers.append(f"{extra[0]}: {extra[1]}")
+        if complete:
+            # Counted before writing, so a client that has read the answer sees it counted.
+            self.owner._count("responses_sent")
+        # Headers and body in one write: two writes meet delayed ACK and cost ~40 ms each.
+        self.wfile.write(("\r\n".join(headers) + "\r\n\r\n").encode("latin-1") + body)
