@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("pyampam._phone", "pyampam._model")),
     ("settings", ("pyampam._files", "pyampam.settings")),
     ("providers", ("pyampam.providers",)),
+    ("events/store", ("pyampam.events", "pyampam.store", "pyampam.directory")),
+    ("activation", ("pyampam.activation",)),
     ("testing", ("pyampam.testing",)),
     ("cli", ("pyampam._cli", "pyampam.__main__")),
 ]

@@ -446,6 +446,10 @@ class ActivationRequest:
     Every datetime is timezone-aware. ``expiration_time`` is unset while the request is
     pending, set once it is active (activation time + TTL) and holds the close time once closed.
     ``creation_method`` is free text: MIM's own values are not published.
+
+    The last four fields are pyampam's own bookkeeping, not MIM attributes: when the request
+    became Active, which owner approved or rejected it, the MFA call that decided it, and a
+    sentence saying why it ended (a failure message, "closed by ...").
     """
 
     request_id: uuid.UUID = attrs.field(factory=uuid.uuid4, validator=_uuid)
@@ -461,6 +465,14 @@ class ActivationRequest:
         default=RequestStatus.PROCESSING,
         validator=_instance_of(RequestStatus, "a RequestStatus such as RequestStatus.ACTIVE"),
     )
+    activation_time: dt.datetime | None = attrs.field(default=None, validator=_optional_aware)
+    decided_by: uuid.UUID | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_uuid)
+    )
+    mfa_call_id: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_instance_of(str, "a str"))
+    )
+    status_reason: str = attrs.field(default="", validator=_instance_of(str, "a str"))
 
     def __attrs_post_init__(self) -> None:
         _expiration_fits_status(self)

@@ -8,7 +8,23 @@ Secrets never appear in a message.
     PyampamError
     ├── InvalidValueError (also a ValueError)
     │   └── PhoneNumberError
-    ├── ActivationDeniedError
+    ├── ActivationDeniedError              (the role's policy refuses the request)
+    │   ├── NotACandidateError
+    │   ├── MfaPhoneMissingError
+    │   ├── TtlTooLongError                (also for a zero or negative TTL)
+    │   ├── OutsideAvailabilityWindowError
+    │   └── RequestedTimeInPastError
+    ├── PamError                           (a PAM operation was refused; says what to change)
+    │   ├── NotFoundError                  (also a LookupError)
+    │   ├── AlreadyExistsError
+    │   ├── UserIsCandidateError           (removing a user who is a candidate)
+    │   ├── CandidatesWithoutPhoneError    (enabling MFA while a candidate has no phone)
+    │   ├── NotAnApproverError
+    │   ├── SelfApprovalError
+    │   ├── InvalidTransitionError         (approving an active request, closing a closed one...)
+    │   ├── NoMfaProviderError             (an MFA role, but no provider configured)
+    │   └── ConcurrentUpdateError          (someone else changed the request first)
+    ├── StoreError                         (the store itself failed: file, schema, lock)
     ├── SettingsError
     └── ProviderError                      (an MFA provider could not give an answer)
         ├── ClientCertificateError         (cert_key.p12 cannot be opened or used)
@@ -33,23 +49,39 @@ from collections.abc import Sequence
 
 __all__ = [
     "ActivationDeniedError",
+    "AlreadyExistsError",
     "CallPendingError",
+    "CandidatesWithoutPhoneError",
     "ClientCertificateError",
     "ClientCertificateRejectedError",
+    "ConcurrentUpdateError",
     "ConnectionFailedError",
     "DeliveryUncertainError",
+    "InvalidTransitionError",
     "InvalidValueError",
     "MfaCancelledError",
+    "MfaPhoneMissingError",
     "MfaTimeoutError",
+    "NoMfaProviderError",
+    "NotACandidateError",
+    "NotAnApproverError",
+    "NotFoundError",
+    "OutsideAvailabilityWindowError",
+    "PamError",
     "PhoneNumberError",
     "ProviderError",
     "ProviderResponseError",
     "ProviderTimeoutError",
     "PyampamError",
+    "RequestedTimeInPastError",
+    "SelfApprovalError",
     "ServerCertificateError",
     "SettingsError",
+    "StoreError",
     "TlsError",
+    "TtlTooLongError",
     "UnknownCallError",
+    "UserIsCandidateError",
 ]
 
 
@@ -81,6 +113,74 @@ class ActivationDeniedError(PyampamError):
     def __init__(self, message: str, *, violations: Sequence[object] = ()) -> None:
         self.violations = tuple(violations)
         super().__init__(message)
+
+
+class NotACandidateError(ActivationDeniedError):
+    """The requestor is not a candidate of the role."""
+
+
+class MfaPhoneMissingError(ActivationDeniedError):
+    """The role requires MFA and the requestor has no phone number stored."""
+
+
+class TtlTooLongError(ActivationDeniedError):
+    """The requested TTL exceeds the role's (or is not positive)."""
+
+
+class OutsideAvailabilityWindowError(ActivationDeniedError):
+    """The role cannot be activated at that time of day."""
+
+
+class RequestedTimeInPastError(ActivationDeniedError):
+    """The requested start time has already passed."""
+
+
+class PamError(PyampamError):
+    """A PAM operation was refused; the message says what to change."""
+
+
+class NotFoundError(PamError, LookupError):
+    """No user, role or request has that id or name."""
+
+    def __str__(self) -> str:
+        # LookupError subclasses such as KeyError would quote the message; keep it plain.
+        return str(self.args[0]) if self.args else ""
+
+
+class AlreadyExistsError(PamError):
+    """A user, role or request with that id or name already exists."""
+
+
+class UserIsCandidateError(PamError):
+    """The user is a candidate of a role, so it cannot be removed (as MIM refuses)."""
+
+
+class CandidatesWithoutPhoneError(PamError):
+    """MFA cannot be enabled on a role while one of its candidates has no phone number."""
+
+
+class NotAnApproverError(PamError):
+    """Only the role's approvers (owners) may approve or reject its requests."""
+
+
+class SelfApprovalError(PamError):
+    """The requestor may not approve their own request."""
+
+
+class InvalidTransitionError(PamError):
+    """The request is not in a status that allows this (e.g. approving an Active request)."""
+
+
+class NoMfaProviderError(PamError):
+    """The role requires MFA but no MFA provider is configured."""
+
+
+class ConcurrentUpdateError(PamError):
+    """Someone else changed the request between reading and writing it; read it again."""
+
+
+class StoreError(PyampamError):
+    """The store failed: the database file, its schema version or its lock."""
 
 
 class SettingsError(PyampamError):
