@@ -39,3 +39,14 @@ def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Mon
         except Exception as error:  # pragma: no cover - the message is the point
             raise AssertionError(f"{page.name}, block {number} failed: {error!r}") from error
     assert os.getcwd() == str(tmp_path)
+
+
+def test_call_results_page_matches_the_enum() -> None:
+    """The call-results reference table lists every CallResult with its flag, and nothing else."""
+    from pyampam.providers import CallResult
+
+    page = (ROOT / "docs" / "reference" / "call-results.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([A-Z_]+)` \| .+ \| (yes|no) \|$", page, re.M)
+    assert dict(rows) == {
+        member.name: "yes" if member.can_authenticate else "no" for member in CallResult
+    }
