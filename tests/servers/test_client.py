@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import http.client
 import logging
 import os
+import socket
 import ssl
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -521,6 +526,121 @@ def test_every_endpoint_untrusted(
     assert isinstance(caught.value, TlsError)
     assert first.url in caught.value.message
     assert second.url in caught.value.message
+
+
+# -- connections reset before TLS starts ---------------------------------------------------
+
+# A reset landing between connect() and the TLS handshake used to leave an ssl.SSLSocket open
+# (python/cpython#113280); the garbage collector then warned about it in whatever test it ran in.
+
+
+def _reset(connection: socket.socket) -> None:
+    # Linger 0: close() sends RST instead of FIN.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+
+def _open_tls_sockets(local_addresses: list[tuple[str, int]]) -> list[ssl.SSLSocket]:
+    """The TLS sockets still open at those local addresses, wherever they are referenced."""
+    found = []
+    for each in gc.get_objects():
+        if isinstance(each, ssl.SSLSocket) and each.fileno() != -1:
+            with contextlib.suppress(OSError):
+                if each.getsockname() in local_addresses:
+                    found.append(each)
+    return found
+
+
+def _agree_then_reset(
+    listener: socket.socket, connections: int, clients: list[tuple[str, int]]
+) -> None:
+    """A proxy that accepts each CONNECT, then resets the tunnel before TLS can start."""
+    for _ in range(connections):
+        connection, client_address = listener.accept()
+        clients.append(client_address)
+        request = b""
+        while b"\r\n\r\n" not in request and (chunk := connection.recv(4096)):
+            request += chunk
+        connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        _reset(connection)
+
+
+def test_connection_reset_before_the_handshake_leaves_no_socket_open(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection reset before TLS starts fails the call, sent nothing and leaves nothing open.
+
+    The reset has to land in a narrow window (after the tunnel is up, before the handshake),
+    so the call is made many times; before the fix about half of them left a socket open,
+    held by the traceback of the call's error until the garbage collector found it.
+    """
+    attempts = 20
+    clients: list[tuple[str, int]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        proxy = threading.Thread(
+            target=_agree_then_reset, args=(listener, attempts, clients), daemon=True
+        )
+        proxy.start()
+        client = make_client(endpoints=[unused_url()])
+        for _ in range(attempts):
+            with pytest.raises(ConnectionFailedError, match="nothing was sent"):
+                client.authenticate(challenge(), timeout=5)
+        proxy.join(5)
+    assert not proxy.is_alive()
+    assert len(clients) == attempts
+    assert _open_tls_sockets(clients) == []
+
+
+def test_call_still_under_way_at_close_leaves_no_connection_open(
+    pki: TestPki, server: PhoneFactorTestServer
+) -> None:
+    """A call that reaches the connection pools after close() does not keep its connection."""
+    transport = _Transport([server.url], pki.client_ssl_context(), pool_size=1)
+    transport.close()
+    attempt = transport.post(0, b"<pfpMessage/>", FAST, "call-1")
+    assert attempt.status_code == 200
+    deadline = time.monotonic() + 5
+    while server.stats.active_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.stats.active_connections == 0
+
+
+def test_receiver_with_a_client_context_leaves_no_socket_open(pki: TestPki) -> None:
+    """A receiver that cannot use its ssl_context fails at once and releases its port."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(ValueError, match="server_hostname"):
+            CallbackReceiver(ssl_context=pki.client_ssl_context())
+        gc.collect()
+    unclosed = [str(each.message) for each in caught if issubclass(each.category, ResourceWarning)]
+    assert unclosed == []
+
+
+def test_receiver_closes_a_tls_connection_reset_before_it_was_accepted(pki: TestPki) -> None:
+    """An HTTPS callback receiver closes a connection that was reset while waiting in the queue."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        receiver = CallbackReceiver(ssl_context=pki.server_ssl_context(require_client_cert=False))
+        with receiver:
+            # Bound and listening, but not started: the connection waits, then is reset.
+            _reset(socket.create_connection(receiver.address, timeout=5))
+            receiver.start()
+            host, port = receiver.address
+            later = http.client.HTTPSConnection(
+                host, port, timeout=5, context=pki.client_ssl_context(client_cert=None)
+            )
+            try:
+                # Served after the reset one: the accept loop has dealt with that by now.
+                later.request("POST", receiver.path, body=b"not an answer")
+                assert later.getresponse().status == 400
+            finally:
+                later.close()
+        gc.collect()
+    unclosed = [str(each.message) for each in caught if issubclass(each.category, ResourceWarning)]
+    assert [text for text in unclosed if f"{port})" in text] == []
 
 
 # -- unusable answers ----------------------------------------------------------------------

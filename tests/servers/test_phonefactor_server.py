@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import gc
 import http.client
 import http.server
 import queue
 import re
 import socket
 import ssl
+import struct
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 from xml.etree.ElementTree import Element
@@ -23,6 +26,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 import pytest
 
+from pyampam.exceptions import InvalidValueError
 from pyampam.providers import AuthMode, NotificationType, PinFormat
 from pyampam.testing import (
     Fault,
@@ -456,8 +460,31 @@ def test_outcomes_scripted_per_user_and_per_phone(server: PhoneFactorTestServer)
     assert call("bob", "2135550000")["authenticated"] == "no"
     assert call("alice")["call_status"] == "3"
     assert call("alice")["call_status"] == "0"  # the default outcome
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(InvalidValueError, match="not both"):
         server.script(ServerOutcome(), username="bob", phone="2135550000")
+
+
+def test_bad_outcomes_raise_invalid_value_error() -> None:
+    """A negative delay or an unknown disposition is refused, naming the field."""
+    with pytest.raises(InvalidValueError, match="delay must be a number of seconds") as caught:
+        ServerOutcome.accept(delay=-1)
+    assert caught.value.field == "delay"
+    with pytest.raises(InvalidValueError, match="'success' or 'fail'") as caught:
+        ServerOutcome(disposition="maybe")  # type: ignore[arg-type]
+    assert caught.value.field == "disposition"
+
+
+def test_life_cycle_misuse_says_what_to_do() -> None:
+    """No port before start(), no accept_connections() unless running, and only one start()."""
+    fresh = PhoneFactorTestServer(PKI, license_key=LICENSE, group_key=GROUP)
+    with pytest.raises(RuntimeError, match="start it first"):
+        _ = fresh.port
+    with pytest.raises(RuntimeError, match="between start"):
+        fresh.accept_connections()
+    with fresh:
+        pass
+    with pytest.raises(RuntimeError, match="create a new one"):
+        fresh.start()
 
 
 def test_one_way_sms_gets_a_generated_otp(server: PhoneFactorTestServer) -> None:
@@ -739,6 +766,28 @@ def test_http_1_0_request_closes_the_connection(server: PhoneFactorTestServer) -
     assert head_part.startswith(b"HTTP/1.1 200 OK")
     assert b"Connection: close" in head_part
     assert answer(payload)["authenticated"] == "yes"
+
+
+def test_connection_reset_before_it_was_accepted_is_closed(server: PhoneFactorTestServer) -> None:
+    """A connection reset while it waited to be accepted is closed; the server carries on.
+
+    CPython's ``wrap_socket`` used to leave the socket it made open in this case
+    (python/cpython#113280), and the garbage collector then warned about it in a later test.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        server.pause_accepting()
+        early = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        # Linger 0: close() sends RST, while the connection still waits in the accept queue.
+        early.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        early.close()
+        server.accept_connections()
+        # Served after the reset one: the accept loop has dealt with that by now.
+        assert post(server.port, auth_request()).status == 200
+        gc.collect()
+    unclosed = [str(each.message) for each in caught if issubclass(each.category, ResourceWarning)]
+    assert [text for text in unclosed if f"{server.port})" in text] == []
+    assert server.stats.connections_accepted == 2
 
 
 def test_fifty_concurrent_calls_wait_together(server: PhoneFactorTestServer) -> None:

@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from pyampam.exceptions import InvalidValueError, ProviderResponseError, UnknownCallError
+from pyampam.providers._sockets import close_orphaned_tls_socket
 from pyampam.providers._wire import MAX_RESPONSE_BYTES, parse_authentication_response
 
 if TYPE_CHECKING:
@@ -97,6 +98,15 @@ class _Server(http.server.ThreadingHTTPServer):
         self.receiver = receiver
         super().__init__(address, _Handler)
 
+    def get_request(self) -> tuple[socket.socket, object]:
+        try:
+            return super().get_request()
+        except OSError as error:
+            # With HTTPS, accept() wraps the new connection at once; one reset while it
+            # waited in the queue can leave that TLS socket open (see close_orphaned_tls_socket).
+            close_orphaned_tls_socket(error)
+            raise
+
     def handle_error(self, request: object, client_address: object) -> None:
         # The default prints to stderr; a broken callback must be logged and forgotten.
         _log.exception("callback receiver: error while handling a request from %s", client_address)
@@ -133,10 +143,14 @@ class CallbackReceiver:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._server = _Server((host, port), self, family)
         if ssl_context is not None:
-            # The handshake then happens on the handler's thread, not in the accept loop.
-            self._server.socket = ssl_context.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
+            try:
+                # The handshake then happens on the handler's thread, not in the accept loop.
+                self._server.socket = ssl_context.wrap_socket(
+                    self._server.socket, server_side=True, do_handshake_on_connect=False
+                )
+            except BaseException:  # a client context, say: release the port before failing
+                self._server.server_close()
+                raise
         bound_host, bound_port = self._server.server_address[:2]
         self._address = (str(bound_host), int(bound_port))
         scheme = "https" if ssl_context is not None else "http"

@@ -41,6 +41,7 @@ from pyampam.exceptions import (
 )
 from pyampam.providers._protocol import DEFAULT_AUTHENTICATE_TIMEOUT
 from pyampam.providers._protocol import authenticate as _authenticate
+from pyampam.providers._sockets import close_orphaned_tls_socket
 from pyampam.providers._tls import build_ssl_context
 from pyampam.providers._types import CallHandle, CallStatus, MfaChallenge, MfaResult
 from pyampam.providers._wire import (
@@ -149,7 +150,13 @@ class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
 
     def connect(self) -> None:
         self._answered = False
-        super().connect()
+        try:
+            super().connect()
+        except BaseException as error:
+            # A connection reset just before the handshake can leave the new TLS socket open;
+            # the call's error would keep it (and its descriptor) for as long as the call.
+            close_orphaned_tls_socket(error)
+            raise
         _progress.connections_opened += 1
 
     def request(
@@ -299,6 +306,7 @@ class _Transport:
         self, endpoints: Sequence[str], ssl_context: ssl.SSLContext, *, pool_size: int
     ) -> None:
         self.endpoints = tuple(endpoints)
+        self._closed = False
         self._sessions: list[requests.Session] = []
         for endpoint in self.endpoints:
             session = requests.Session()
@@ -309,6 +317,7 @@ class _Transport:
             self._sessions.append(session)
 
     def close(self) -> None:
+        self._closed = True
         for session in self._sessions:
             session.close()
 
@@ -346,6 +355,12 @@ class _Transport:
             return _Attempt(
                 error=mapped, delivered=delivered, new_connection=_progress.connections_opened > 0
             )
+        finally:
+            if self._closed:
+                # close() ran while this call was under way. A call that looked up its pool
+                # after that made a new one, which nothing else would close, with its
+                # connection kept alive inside: close them now.
+                self._sessions[index].close()
 
 
 def _read_capped(response: requests.Response, *, call_id: str, endpoint: str) -> bytes:
@@ -588,8 +603,8 @@ class PhoneFactorClient:
 
     :meth:`initiate` returns at once; up to ``max_concurrent_calls`` (default 32) calls talk
     to the backend at a time on worker threads, more wait their turn. Every method is thread
-    safe. A finished call's outcome is kept for :data:`FINISHED_CALL_RETENTION` seconds (one
-    hour), at most :data:`MAX_FINISHED_CALLS` of them; then its id is unknown.
+    safe. A finished call's outcome is kept for ``FINISHED_CALL_RETENTION`` seconds (one
+    hour), at most ``MAX_FINISHED_CALLS`` (10,000) of them; then its id is unknown.
 
     With ``callback_receiver`` (a started or startable
     :class:`~pyampam.providers._callback.CallbackReceiver`) every call uses the protocol's

@@ -90,10 +90,11 @@ class RecordedRequest:
     """One well-formed request as the test server received it.
 
     Values are the texts found on the wire (so ``country_code`` is ``"1"``, not ``1``), with
-    ``mode`` recovered from the mode-specific elements as an :class:`AuthMode`. Elements that
-    were absent are None. ``outcome`` is the :class:`ServerOutcome` the server applied (with the
-    OTP it generated, if any); ``connection_id`` numbers the TLS connection the request came
-    on, so a test can see two requests share one connection.
+    ``mode`` recovered from the mode-specific elements as an
+    :class:`~pyampam.providers.AuthMode`. Elements that were absent are None. ``outcome`` is the
+    :class:`ServerOutcome` the server applied (with the OTP it generated, if any);
+    ``connection_id`` numbers the TLS connection the request came on, so a test can see two
+    requests share one connection.
 
     The keys, ``pin``, ``device_token`` and the raw ``body`` are secrets: ``repr()`` leaves
     them out.

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import attrs
 
 from pyampam._secrets import mask
+from pyampam.exceptions import InvalidValueError
 
 __all__ = ["Fault", "ServerOutcome"]
 
@@ -45,7 +46,17 @@ Disposition = Literal["success", "fail"]
 
 def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (not isinstance(value, (int, float)) or value < 0):
-        raise ValueError(f"{attribute.name} must be a number of seconds >= 0, not {value!r}")
+        raise InvalidValueError(
+            f"{attribute.name} must be a number of seconds >= 0, not {value!r}",
+            field=attribute.name,
+        )
+
+
+def _disposition(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in ("success", "fail"):
+        raise InvalidValueError(
+            f"disposition must be 'success' or 'fail', not {value!r}", field=attribute.name
+        )
 
 
 @attrs.frozen
@@ -69,9 +80,7 @@ class ServerOutcome:
 
     authenticated: bool = True
     call_status: int | None = 0
-    disposition: Disposition = attrs.field(
-        default="success", validator=attrs.validators.in_(("success", "fail"))
-    )
+    disposition: Disposition = attrs.field(default="success", validator=_disposition)
     error_id: int | None = 0
     otp: str | None = attrs.field(default=None, repr=mask)
     result: int = 1

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from pyampam.exceptions import InvalidValueError
+from pyampam.providers._sockets import close_orphaned_tls_socket
 from pyampam.testing._phonefactor_messages import (
     RecordedRequest,
     RejectedRequest,
@@ -148,9 +150,11 @@ class PhoneFactorTestServer:
 
     Asynchronous requests (``async="1"`` with a ``response-url``) are acknowledged at once
     (see :func:`build_acknowledgement`); the final response is POSTed to the response URL
-    (loopback only) after the outcome's ``delay``. An outcome with ``disposition="fail"`` (and a
-    wrong key) is answered at once instead, as for a synchronous request, and no POST follows;
-    so does a :class:`Fault`, which replaces the immediate answer.
+    (loopback only) after the outcome's ``delay``. An outcome with ``disposition="fail"`` is
+    instead the answer to the request itself, sent after the outcome's ``delay`` as for a
+    synchronous request, and no POST follows; a wrong key is answered that way at once. A
+    :class:`Fault` likewise replaces the acknowledgement, after the ``delay``, and no POST
+    follows.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. ``ssl_context``
     replaces the server's TLS settings (default: ``pki.server_ssl_context()``);
@@ -208,7 +212,10 @@ class PhoneFactorTestServer:
         """Start listening on ``127.0.0.1`` and serving in background threads; returns self."""
         with self._lock:
             if self._started:
-                raise RuntimeError("this PhoneFactorTestServer was already started")
+                raise RuntimeError(
+                    "this PhoneFactorTestServer was already started; a server starts once, so "
+                    "create a new one to serve again"
+                )
             self._started = True
         self._wakeup = socket.socketpair()
         self._wakeup[0].setblocking(False)
@@ -268,7 +275,9 @@ class PhoneFactorTestServer:
     def port(self) -> int:
         """The TCP port the server listens on (chosen at random unless ``port=`` was given)."""
         if not self._port:
-            raise RuntimeError("the server has no port before start()")
+            raise RuntimeError(
+                "the server has no port before start(); start it first, or give it one with port="
+            )
         return self._port
 
     @property
@@ -310,7 +319,9 @@ class PhoneFactorTestServer:
     def accept_connections(self) -> None:
         """Undo :meth:`refuse_connections` or :meth:`pause_accepting`."""
         if self._stopping.is_set() or not self._started:
-            raise RuntimeError("the server is not running")
+            raise RuntimeError(
+                "the server is not running: accept_connections() works between start() and stop()"
+            )
         if self._listener is None:
             self._listen()
         if self._accept_thread is None:
@@ -380,7 +391,6 @@ class PhoneFactorTestServer:
             pass
 
     def _begin_connection(self, raw: socket.socket) -> None:
-        raw.setblocking(True)
         with self._lock:
             if self._stopping.is_set():
                 raw.close()
@@ -389,11 +399,15 @@ class PhoneFactorTestServer:
             connection_id = self._connection_ids
             self._counts["connections_accepted"] += 1
         try:
+            raw.setblocking(True)
             # No I/O yet: the handshake happens in the connection's own thread.
             connection = self._context.wrap_socket(
                 raw, server_side=True, do_handshake_on_connect=False
             )
-        except OSError:
+        except OSError as error:
+            # Reset before it was accepted. The descriptor may have moved into a TLS socket
+            # that wrap_socket then dropped (see close_orphaned_tls_socket): close both.
+            close_orphaned_tls_socket(error)
             raw.close()
             return
         thread = threading.Thread(
@@ -405,7 +419,14 @@ class PhoneFactorTestServer:
         with self._lock:
             self._connections[connection_id] = connection
             self._threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:  # the connection's thread closes it; with none, close it here
+            with self._lock:
+                self._connections.pop(connection_id, None)
+                self._threads.discard(thread)
+            connection.close()
+            raise
 
     def _serve_connection(self, connection: ssl.SSLSocket, connection_id: int) -> None:
         try:
@@ -450,7 +471,9 @@ class PhoneFactorTestServer:
         queue, the general queue, :attr:`default_outcome`.
         """
         if username is not None and phone is not None:
-            raise ValueError("script outcomes for a username or for a phone, not both")
+            raise InvalidValueError(
+                "script outcomes for a username or for a phone, not both", field="phone"
+            )
         key = _queue_key(username=username, phone=phone)
         with self._lock:
             self._queues.setdefault(key, collections.deque()).extend(outcomes)
@@ -671,6 +694,11 @@ class PhoneFactorTestServer:
             response = connection.getresponse()
             response.read()
             return response.status
+        except OSError as error:
+            # A receiver that resets the connection before TLS starts can leave the TLS
+            # socket open, out of the connection's reach (see close_orphaned_tls_socket).
+            close_orphaned_tls_socket(error)
+            raise
         finally:
             connection.close()
 

@@ -23,9 +23,12 @@ __all__ = ["fake_mfa_provider", "phonefactor_server", "test_pki"]
 
 @pytest.fixture
 def fake_mfa_provider() -> FakeProvider:
-    """A fresh :class:`~pyampam.testing.FakeProvider`: every call authenticates at once.
+    """A fresh :class:`~pyampam.testing.FakeProvider`; calls end at once as ``SUCCESS_NO_PIN``.
 
-    Script other outcomes with ``fake_mfa_provider.script(username, ...)``.
+    As with the real provider, that outcome authenticates only the modes without a PIN (standard,
+    voiceprint, two-way SMS, phone app standard); it denies PIN mode, both one-way SMS modes,
+    two-way SMS with PIN and phone app PIN. Script other outcomes with
+    ``fake_mfa_provider.script(username, ...)``.
     """
     from pyampam.testing._fake import FakeProvider
 
