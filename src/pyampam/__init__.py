@@ -25,11 +25,13 @@ if TYPE_CHECKING:
         Violation,
     )
     from pyampam._phone import PhoneNumber
+    from pyampam.activation import PamService
 
 __all__ = [
     "ActivationPolicy",
     "ActivationRequest",
     "PamConfiguration",
+    "PamService",
     "PhoneNumber",
     "PolicyDecision",
     "RequestStatus",
@@ -44,6 +46,7 @@ _LAZY = {
     "ActivationPolicy": "pyampam._model",
     "ActivationRequest": "pyampam._model",
     "PamConfiguration": "pyampam._model",
+    "PamService": "pyampam.activation",
     "PhoneNumber": "pyampam._phone",
     "PolicyDecision": "pyampam._model",
     "RequestStatus": "pyampam._model",
