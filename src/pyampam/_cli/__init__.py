@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pyampam._cli import _settings_cmds
+from pyampam._cli import _context, _demo, _pam_cmds, _settings_cmds
 from pyampam.exceptions import PyampamError
 
 __all__ = ["build_parser", "main"]
@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and exit with status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        shown = _printable(message)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown} (see '{self.prog} --help')\n")
 
 
 def _version() -> str:
@@ -44,13 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pyampam",
         description="Privileged role activation with phone-based MFA, after MIM 2016 PAM.",
+        # Abbreviations would make the top level claim a subcommand's own options: it would
+        # call `role new --mfa` ambiguous between --mfa-settings, --mfa-cert and --mfa-mode.
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--debug", action="store_true", help="show the full traceback when something fails"
     )
+    _context.add_store_options(parser)
+    _context.add_mfa_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    _demo.register(commands)
+    _pam_cmds.register(commands)
     _settings_cmds.register(commands)
     return parser
 
@@ -64,9 +72,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PyampamError as error:
         if args.debug:
             traceback.print_exc()
-        print(f"pyampam: error: {error}", file=sys.stderr)
+        print(f"pyampam: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("pyampam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`pyampam events | head`): not an error worth a traceback.
+        _silence_stdout()
+        return EXIT_FAILED
     return code
+
+
+def _printable(text: str) -> str:
+    """*text* with control characters escaped, so an echoed argument cannot break the line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _one_line(message: str) -> str:
+    """A message that lists its problems one per line, as one line: scripts read one line."""
+    lines = [line.strip() for line in message.split("\n") if line.strip()]
+    if len(lines) <= 1:
+        return _printable(message.strip())
+    items = "; ".join(line.removeprefix("- ") for line in lines[1:])
+    joined = f"{lines[0]} {items}" if lines[0].endswith(":") else f"{lines[0]}; {items}"
+    return _printable(joined)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so flushing it at exit does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's StringIO): nothing to do
+        pass
