@@ -29,11 +29,12 @@ SRC = Path(pyampam.__file__).parent
 # from layers to its left. Every module must be listed here, so a new one gets a conscious place.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("exceptions", ("pyampam.exceptions", "pyampam._secrets")),
-    ("domain", ("pyampam._phone", "pyampam._model")),
+    ("domain", ("pyampam._phone", "pyampam._model", "pyampam._display")),
     ("settings", ("pyampam._files", "pyampam.settings")),
-    ("providers", ("pyampam.providers",)),
+    ("providers", ("pyampam.providers", "pyampam.rest")),
     ("events/store", ("pyampam.events", "pyampam.store", "pyampam.directory")),
     ("activation", ("pyampam.activation",)),
+    ("reports", ("pyampam.reports",)),
     ("testing", ("pyampam.testing",)),
     ("cli", ("pyampam._cli", "pyampam.__main__")),
 ]
