@@ -413,30 +413,53 @@ def test_manual_clock_basics() -> None:
         clock.advance(-1)
 
 
+class WatchedClock(ManualClock):
+    """A ManualClock that tells when a thread other than the test's has read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._test_thread = threading.get_ident()
+        self.read_elsewhere = threading.Event()
+
+    def __call__(self) -> float:
+        now = super().__call__()
+        # Set after the read, so whoever waits for this knows that read saw the old time.
+        if threading.get_ident() != self._test_thread:
+            self.read_elsewhere.set()
+        return now
+
+
 def test_advance_wakes_a_waiting_thread() -> None:
     """A thread blocked in wait() returns as soon as the clock is advanced past the call."""
-    clock = ManualClock()
+    clock = WatchedClock()
     fake = FakeProvider(latency=60, clock=clock)
     call_id = fake.initiate(challenge()).call_id
     statuses: list[CallStatus] = []
-    waiter = threading.Thread(target=lambda: statuses.append(fake.wait(call_id, 30)))
+    # No timeout: only advance() can end this wait, so it ending at all shows it was woken.
+    waiter = threading.Thread(target=lambda: statuses.append(fake.wait(call_id, None)), daemon=True)
     waiter.start()
-    time.sleep(0.05)
+    # The waiter read the clock (0 s) inside wait(), holding the fake's lock; advance() needs
+    # that lock to wake waiters, so it gets it only once the waiter is asleep in wait().
+    assert clock.read_elsewhere.wait(30)
     assert statuses == []
-    started = time.monotonic()
     clock.advance(60)
-    waiter.join(5)
+    waiter.join(30)  # a guard against hanging: the waiter returns as soon as it is woken
     assert statuses == [CallStatus.SUCCESS]
-    assert time.monotonic() - started < 2
 
 
 def test_wait_with_manual_clock_times_out_in_real_seconds() -> None:
     """wait() returns PENDING once its real-time timeout passes if the clock did not move."""
     fake = FakeProvider(latency=1, clock=ManualClock())
     call_id = fake.initiate(challenge()).call_id
+    statuses: list[CallStatus] = []
     started = time.monotonic()
-    assert fake.wait(call_id, 0.1) is CallStatus.PENDING
-    assert 0.09 <= time.monotonic() - started < 2
+    # In a thread, so a timeout read on the ManualClock (which never moves) fails the test
+    # instead of hanging it.
+    waiter = threading.Thread(target=lambda: statuses.append(fake.wait(call_id, 0.1)), daemon=True)
+    waiter.start()
+    waiter.join(30)
+    assert statuses == [CallStatus.PENDING]
+    assert time.monotonic() - started >= 0.09  # it does not give up before its timeout
 
 
 def test_a_shared_manual_clock_drives_several_fakes() -> None:
@@ -453,37 +476,47 @@ def test_a_shared_manual_clock_drives_several_fakes() -> None:
 def test_a_foreign_clock_is_polled() -> None:
     """With a plain callable as clock, wait() notices the clock moving without being told."""
     now = [0.0]
-    fake = FakeProvider(latency=5, clock=lambda: now[0])
+    # An hour on the foreign clock, which the test moves after 0.1 s of real time.
+    fake = FakeProvider(latency=3600, clock=lambda: now[0])
     call_id = fake.initiate(challenge()).call_id
-    timer = threading.Timer(0.1, lambda: now.__setitem__(0, 5.0))
+    timer = threading.Timer(0.1, lambda: now.__setitem__(0, 3600.0))
     timer.start()
     started = time.monotonic()
-    assert fake.wait(call_id, 10) is CallStatus.SUCCESS
-    assert time.monotonic() - started < 2
+    assert fake.wait(call_id, 60) is CallStatus.SUCCESS
+    # A wait that did not re-read the clock would sleep out its 60 s timeout (or the call's
+    # hour, read as real seconds) and only then see the clock had moved; polled, it ends
+    # within moments of the move. Half the timeout separates the two.
+    assert time.monotonic() - started < 30
     timer.join()
 
 
 def test_real_clock_latency_many_calls_finish_together() -> None:
-    """200 calls with 1 s latency, waited on from 200 threads, all finish in about 1 s."""
+    """200 calls with 1 s latency, waited on from 200 threads, all finish when their time comes.
+
+    Each waiter must wake when its call's second is up, not when its own 60 s timeout ends.
+    """
     fake = FakeProvider(latency=1.0)
+    started = time.monotonic()
     ids = [fake.initiate(challenge(f"user{n}")).call_id for n in range(200)]
     statuses: dict[str, CallStatus] = {}
     lock = threading.Lock()
 
     def wait_for(call_id: str) -> None:
-        status = fake.wait(call_id, 10)
+        status = fake.wait(call_id, 60)
         with lock:
             statuses[call_id] = status
 
-    started = time.monotonic()
     threads = [threading.Thread(target=wait_for, args=(call_id,)) for call_id in ids]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(15)
+        thread.join(90)
     elapsed = time.monotonic() - started
     assert statuses == dict.fromkeys(ids, CallStatus.SUCCESS)
-    assert 0.8 <= elapsed < 4
+    assert elapsed >= 0.99  # no call finishes before its latency
+    # Waiters sleeping out their 60 s timeout would take 60 s; woken at the call's end, about
+    # 1 s. Half the timeout separates the two with room for a slow machine.
+    assert elapsed < 30
 
 
 def test_wait_blocks_without_spinning() -> None:
@@ -550,8 +583,10 @@ def test_authenticate_can_be_cancelled() -> None:
     timer.start()
     started = time.monotonic()
     with pytest.raises(MfaCancelledError):
-        fake.authenticate(challenge(), timeout=10, cancel=cancel)
-    assert time.monotonic() - started < 5
+        fake.authenticate(challenge(), timeout=60, cancel=cancel)
+    # A cancel ignored ends in MfaTimeoutError; one noticed only when the wait runs out takes
+    # the 60 s timeout. Half of that separates it from stopping at once.
+    assert time.monotonic() - started < 30
     timer.join()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -232,12 +231,18 @@ def test_authenticate_reraises_the_provider_error() -> None:
 
 
 def test_wait_times_out() -> None:
-    """A call still pending at the deadline raises MfaTimeoutError naming the call."""
+    """A call still pending at its deadline raises MfaTimeoutError naming the call, right then."""
     provider = ScriptedProvider(MfaResult(authenticated=True, request_id="r"), polls=10**9)
-    started = time.monotonic()
+
+    def clock() -> float:
+        # The wait's clock moves 4 s with each poll, so the 10 s deadline passes at the third
+        # poll however fast or slow the machine is.
+        return 4.0 * provider.status_calls
+
     with pytest.raises(MfaTimeoutError, match="call-1"):
-        wait_for_result(provider, "call-1", timeout=0.2)
-    assert time.monotonic() - started < 5
+        wait_for_result(provider, "call-1", timeout=10, clock=clock)
+    # Not before the deadline (at 4 s and 8 s the call was still polled), and not after.
+    assert provider.status_calls == 3
 
 
 def test_wait_can_be_cancelled_from_another_thread() -> None:

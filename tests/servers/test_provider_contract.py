@@ -53,6 +53,7 @@ LICENSE_KEY = "CONTRACTLK42"
 GROUP_KEY = "feedfacecafebeef0123456789abcdef"
 SLOW = 30.0  # seconds: a call that stays pending for the whole test
 QUICK = 0.2  # seconds: a call that is pending at first and then finishes
+OVERLAP = 0.5  # seconds: each of many calls that must run side by side
 REFUSAL_ERROR_ID = 4242
 
 
@@ -223,9 +224,9 @@ def challenge(user: str, mode: AuthMode = AuthMode.STANDARD) -> MfaChallenge:
 def test_initiate_returns_at_once_with_a_call_id(side: Side) -> None:
     """initiate() returns a call id and PENDING without waiting for a slow call."""
     side.authenticates("alice", delay=SLOW)
-    started = time.monotonic()
     handle = side.provider.initiate(challenge("alice"))
-    assert time.monotonic() - started < 2
+    # The call is still pending below: an initiate() that waited for it would have returned
+    # only once the 30 s call had ended. Nothing here is timed.
     assert isinstance(handle.call_id, str)
     assert handle.call_id
     assert handle.status is CallStatus.PENDING
@@ -305,8 +306,9 @@ def test_wait_returns_pending_after_its_timeout(side: Side) -> None:
     side.authenticates("alice", delay=SLOW)
     call_id = side.provider.initiate(challenge("alice")).call_id
     started = time.monotonic()
+    # A wait() that ignored its timeout would return SUCCESS when the 30 s call ends.
     assert side.provider.wait(call_id, 0.2) is CallStatus.PENDING
-    assert 0.15 <= time.monotonic() - started < 5
+    assert time.monotonic() - started >= 0.15  # and it does not give up early
 
 
 @pytest.mark.parametrize("method", ["status", "result", "failure_message"])
@@ -359,10 +361,10 @@ def test_authenticated_in_every_mode_with_an_otp_only_for_one_way_sms(
 def test_authenticate_times_out_on_a_slow_call(side: Side) -> None:
     """authenticate() with a short timeout on a slow call raises MfaTimeoutError."""
     side.authenticates("alice", delay=SLOW)
-    started = time.monotonic()
+    # An authenticate() that ignored its timeout would return the result when the 30 s call
+    # ends, and the call would no longer be pending. Nothing here is timed.
     with pytest.raises(MfaTimeoutError) as caught:
         side.provider.authenticate(challenge("alice"), timeout=0.3)
-    assert time.monotonic() - started < 5
     assert caught.value.call_id
     assert side.provider.status(caught.value.call_id) is CallStatus.PENDING
 
@@ -377,7 +379,9 @@ def test_authenticate_can_be_cancelled(side: Side) -> None:
     with pytest.raises(MfaCancelledError):
         side.provider.authenticate(challenge("alice"), timeout=20, cancel=cancel)
     timer.join()
-    assert time.monotonic() - started < 5
+    # A cancel ignored ends in MfaTimeoutError; one noticed only when the wait runs out takes
+    # the 20 s timeout. Half of that separates it from stopping at once.
+    assert time.monotonic() - started < 10
 
 
 def test_concurrent_calls_from_many_threads(side: Side) -> None:
@@ -385,9 +389,9 @@ def test_concurrent_calls_from_many_threads(side: Side) -> None:
     users = [f"user{n:02d}" for n in range(40)]
     for index, user in enumerate(users):
         if index % 2:
-            side.denies(user, delay=QUICK)
+            side.denies(user, delay=OVERLAP)
         else:
-            side.authenticates(user, delay=QUICK)
+            side.authenticates(user, delay=OVERLAP)
     results: dict[str, MfaResult] = {}
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -415,8 +419,10 @@ def test_concurrent_calls_from_many_threads(side: Side) -> None:
         user: index % 2 == 0 for index, user in enumerate(users)
     }
     assert len({result.request_id for result in results.values()}) == len(users)
-    # Concurrent, not one after the other: 40 calls of 0.2 s each would take 8 s in a row.
-    assert time.monotonic() - started < 6
+    # Concurrent, not one after the other: in a row, the 40 calls take at least 40 x 0.5 s =
+    # 20 s (each delay is a wait that cannot end early); side by side about 0.5 s, or 1 s in
+    # the real client's two rounds of 32 workers. 15 s leaves a slow machine plenty of room.
+    assert time.monotonic() - started < 15
 
 
 def test_status_from_another_thread(side: Side) -> None:
