@@ -212,7 +212,12 @@ class CsvDirectory(_FileDirectory):
                 + (f" (or {_shown(CSV_COLUMNS['mobile'])})" if field == "phone" else "")
                 for field in missing
             )
-            hint = " (or pass domain='CORP')" if "source_domain" in missing else ""
+            hint = (
+                " (or give the domain for every row: domain='CORP' in Python, "
+                "--directory-domain CORP on the command line)"
+                if "source_domain" in missing
+                else ""
+            )
             raise self._fail(
                 f"the header lacks a required column: {wants}{hint}; the header read was "
                 f"{header!r}",
@@ -231,7 +236,11 @@ class CsvDirectory(_FileDirectory):
         domain = value("source_domain") or self._domain
         account = value("source_account_name")
         if domain is None:
-            raise self._fail("the domain is empty; fill it in or pass domain='CORP'", line)
+            raise self._fail(
+                "the domain is empty; fill it in, or give the domain for every row (domain='CORP' "
+                "in Python, --directory-domain CORP on the command line)",
+                line,
+            )
         if account is None:
             raise self._fail("the account name is empty; fill it in", line)
         try:

@@ -600,7 +600,7 @@ class MfaSettings:
         The mode is inferred from the content: a non-empty ``CustomPhoneProvider`` means a custom
         provider, else ``LOCMFA`` true means an MFA Server, else the Azure MFA SDK. Both
         ``Username`` and ``username`` are read. Element names are case sensitive; unknown
-        elements are kept. A file with every element empty, as MIM ships it, reads fine.
+        elements are kept. A file with every element empty reads fine.
 
         Raises:
             SettingsError: the XML is malformed, declares a DTD or entities, has another root,

@@ -209,8 +209,9 @@ class SqliteStore:
     """A :class:`~pyampam.store.Store` in an SQLite file, the CLI's default.
 
     The file is created owner-only (``0600`` on POSIX) when it does not exist; an existing file
-    keeps its permissions. It holds users' MFA PINs in clear, as MIM keeps them in its database:
-    protect the file, its ``-wal`` and ``-shm`` companions and every backup like that database.
+    keeps its permissions. It holds users' MFA PINs in clear (the PIN mode sends them to the
+    provider, so they cannot be hashed): protect the file, its ``-wal`` and ``-shm`` companions
+    and every backup like a file of secrets.
 
     Several processes may share the file. The journal is a write-ahead log (readers never wait
     for writers), every change is one ``BEGIN IMMEDIATE`` transaction (so the compare-and-set of

@@ -19,8 +19,8 @@ Version 1 columns, beyond the obvious ones:
   indexed so purging reads only what it deletes.
 - ``roles.privileges``: a JSON list of group names, in order; candidates and approvers are child
   tables indexed by user, because the service asks "which roles may this user request?".
-- ``users.pin``: the user's MFA PIN, in clear, as MIM keeps it in its own database. The file is
-  created readable by its owner only; protect it and its backups like the MIM database.
+- ``users.pin``: the user's MFA PIN, in clear, because PIN mode sends it to the provider. The
+  file is created readable by its owner only; protect it and its backups as secrets.
 """
 
 from __future__ import annotations
