@@ -12,6 +12,7 @@ import os
 import pathlib
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Collection, Iterator
 from types import TracebackType
@@ -275,7 +276,7 @@ class SqliteStore:
             raise self._error("open", exc) from exc
         try:
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode = WAL")
+            self._enter_wal(connection)
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA foreign_keys = ON")
             # A changed PIN must not linger in free pages of the file.
@@ -288,6 +289,26 @@ class SqliteStore:
             connection.close()
             raise
         return connection
+
+    def _enter_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL, waiting for other processes doing the same.
+
+        Changing the journal mode of a new file needs it to itself, and SQLite answers "locked"
+        at once, without its busy handler, while another process is opening the same new file;
+        so this retries, with a short backoff, for up to the store's timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        pause = 0.005
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if _primary_code(exc) != _BUSY or time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            else:
+                return
 
     def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
         code = _primary_code(exc)
