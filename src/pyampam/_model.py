@@ -11,6 +11,17 @@ from typing import Any, TypeVar
 
 import attrs
 
+from pyampam._display import (
+    REQUESTS,
+    ROLES,
+    USERS,
+    PrettyPrinter,
+    html_fields,
+    pretty_object,
+    request_record,
+    role_record,
+    user_record,
+)
 from pyampam._phone import PhoneNumber
 from pyampam._secrets import mask
 from pyampam.exceptions import ActivationDeniedError, InvalidValueError
@@ -347,6 +358,16 @@ class User:
         r"""The CORP logon name, ``DOMAIN\account``."""
         return f"{self.source_domain}\\{self.source_account_name}"
 
+    def to_record(self) -> dict[str, Any]:
+        """The user as a dict of JSON values; the PIN shows only as ``********`` (or None)."""
+        return user_record(self)
+
+    def _repr_html_(self) -> str:
+        return html_fields(self.to_record(), caption=f"User {self.source_identity}")
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        pretty_object(p, self.to_record(), USERS, cycle=cycle)
+
 
 def _window_times(role: Role) -> None:
     start, end = role.available_from, role.available_to
@@ -417,6 +438,16 @@ class Role:
         with_phone = {user.object_id for user in users if user.phone is not None}
         return self.candidates - with_phone
 
+    def to_record(self) -> dict[str, Any]:
+        """The role as a dict of JSON values: ids as text, the TTL in seconds."""
+        return role_record(self)
+
+    def _repr_html_(self) -> str:
+        return html_fields(self.to_record(), caption=f"Role {self.display_name}")
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        pretty_object(p, self.to_record(), ROLES, cycle=cycle)
+
 
 def _expiration_fits_status(request: ActivationRequest) -> None:
     if request.expiration_time is None:
@@ -476,6 +507,20 @@ class ActivationRequest:
 
     def __attrs_post_init__(self) -> None:
         _expiration_fits_status(self)
+
+    def to_record(self) -> dict[str, Any]:
+        """The request as a dict of JSON values: ids as text, times ISO 8601, TTL in seconds."""
+        return request_record(self)
+
+    def _repr_html_(self) -> str:
+        return html_fields(
+            self.to_record(),
+            caption=f"ActivationRequest {self.request_id} ({self.status})",
+            time_keys=REQUESTS.time_keys,
+        )
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        pretty_object(p, self.to_record(), REQUESTS, cycle=cycle)
 
 
 # --- global configuration ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ Secrets never appear in a message.
     │   ├── NoMfaProviderError             (an MFA role, but no provider configured)
     │   └── ConcurrentUpdateError          (someone else changed the request first)
     ├── StoreError                         (the store itself failed: file, schema, lock)
+    ├── MissingExtraError                  (also an ImportError: an optional extra is missing)
     ├── SettingsError
     └── ProviderError                      (an MFA provider could not give an answer)
         ├── ClientCertificateError         (cert_key.p12 cannot be opened or used)
@@ -39,6 +40,10 @@ Secrets never appear in a message.
         ├── CallPendingError               (the call has not finished yet)
         ├── MfaTimeoutError                (the caller's deadline passed while waiting)
         └── MfaCancelledError              (the caller cancelled the wait)
+
+Beside their own modules, also under ``PyampamError``: ``pyampam.events.EventLogError``,
+``pyampam.directory.DirectoryError``, ``pyampam.reports.ReportError`` and the
+``pyampam.rest.RestError`` tree.
 
 ``ProviderError`` and its subclasses carry ``call_id`` and ``endpoint`` where they are known.
 """
@@ -62,6 +67,7 @@ __all__ = [
     "MfaCancelledError",
     "MfaPhoneMissingError",
     "MfaTimeoutError",
+    "MissingExtraError",
     "NoMfaProviderError",
     "NotACandidateError",
     "NotAnApproverError",
@@ -333,3 +339,30 @@ class MfaTimeoutError(ProviderError):
 
 class MfaCancelledError(ProviderError):
     """The caller cancelled the wait for a call's outcome."""
+
+
+class MissingExtraError(PyampamError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it.
+
+    ``package`` is the missing import (``pandas``, ``matplotlib``) and ``extra`` the pyampam
+    extra to install: ``pip install 'pyampam[notebook]'``. Also an :class:`ImportError`.
+    """
+
+    def __init__(self, message: str, *, package: str, extra: str = "notebook") -> None:
+        self.message = message
+        self.package = package
+        self.extra = extra
+        super().__init__(message, name=package)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
+        return (_rebuild_missing_extra, (type(self), self.message, self.package, self.extra))
+
+
+def _rebuild_missing_extra(
+    cls: type[MissingExtraError], message: str, package: str, extra: str
+) -> MissingExtraError:
+    return cls(message, package=package, extra=extra)

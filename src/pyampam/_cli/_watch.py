@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyampam._cli import _output, _values
 from pyampam._cli._context import STORE_PARENT, database_path, events_path, open_service
 from pyampam._cli._refs import find_user, match_request_id, parse_uuid
 from pyampam.exceptions import NotFoundError
+
+if TYPE_CHECKING:
+    from pyampam.events import PamEvent
 
 __all__ = ["register"]
 
@@ -74,7 +77,7 @@ def _events(args: argparse.Namespace) -> int:
     if args.request is not None:
         known = {event.request_id for event in log if event.request_id is not None}
         request = match_request_id(args.request, known)
-    events = log.query(
+    events: list[PamEvent] = log.query(
         event_id=args.id or None,
         user=None if args.user is None else _user_id(args),
         role=role,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from pyampam._display import REQUESTS, ROLES, USERS, Records
 from pyampam._model import (
     ActivationPolicy,
     ActivationRequest,
@@ -335,13 +336,14 @@ class PamService:
         source_domain: str | None = None,
         source_account_name: str | None = None,
         display_name: str | None = None,
-    ) -> list[User]:
+    ) -> Records[User]:
         """The users matching every given field (without regard to case); all without filters."""
-        return self._store.find_users(
+        found = self._store.find_users(
             source_domain=source_domain,
             source_account_name=source_account_name,
             display_name=display_name,
         )
+        return Records(found, table=USERS)
 
     def set_user(
         self,
@@ -453,14 +455,14 @@ class PamService:
 
     def get_roles(
         self, *, display_name: str | None = None, candidate: UserRef | None = None
-    ) -> list[Role]:
+    ) -> Records[Role]:
         """Roles by display name (without regard to case), or those *candidate* may request."""
         if candidate is not None:
             roles = self._store.roles_with_candidate(self._user(candidate).object_id)
             if display_name is not None:
                 roles = [r for r in roles if r.display_name.casefold() == display_name.casefold()]
-            return roles
-        return self._store.find_roles(display_name=display_name)
+            return Records(roles, table=ROLES)
+        return Records(self._store.find_roles(display_name=display_name), table=ROLES)
 
     def set_role(
         self,
@@ -632,7 +634,7 @@ class PamService:
         *,
         role: RoleRef | None = None,
         status: RequestStatus | Collection[RequestStatus] | None = None,
-    ) -> list[ActivationRequest]:
+    ) -> Records[ActivationRequest]:
         """Requests by requestor, role and status, oldest first (Get-PAMRequest).
 
         ``status`` is one status or a collection (``{s for s in RequestStatus if
@@ -648,11 +650,12 @@ class PamService:
                 raise InvalidValueError(
                     "status must be a RequestStatus or a collection of them", field="status"
                 )
-        return self._store.find_requests(
+        found = self._store.find_requests(
             requestor_id=None if user is None else self._user(user).object_id,
             role_id=None if role is None else self._role(role).role_id,
             statuses=statuses,
         )
+        return Records(found, table=REQUESTS)
 
     def close(self, request: RequestRef, *, reason: str = "") -> ActivationRequest:
         """Close an active, scheduled or pending request (Close-PAMRequest); the closed request.
@@ -685,7 +688,7 @@ class PamService:
         self._record_entry(closed, self._role_name(closed.role_id), now)
         return self._store.get_request(request_id)
 
-    def start_due(self) -> list[ActivationRequest]:
+    def start_due(self) -> Records[ActivationRequest]:
         """Start every ``Scheduled`` request whose requested time has come; the started ones.
 
         A started request is ``Active`` from now until now + its TTL.
@@ -705,9 +708,9 @@ class PamService:
                 continue  # closed meanwhile
             self._record_entry(active, self._role_name(active.role_id), now)
             started.append(self._store.get_request(active.request_id))
-        return started
+        return Records(started, table=REQUESTS)
 
-    def expire_due(self) -> list[ActivationRequest]:
+    def expire_due(self) -> Records[ActivationRequest]:
         """Expire every ``Active`` request whose expiration time has come; the expired ones."""
         expired = []
         for request in self._store.requests_due(RequestStatus.ACTIVE, before=self.now()):
@@ -727,7 +730,7 @@ class PamService:
                 continue  # closed meanwhile
             self._record_entry(gone, self._role_name(gone.role_id), now)
             expired.append(self._store.get_request(gone.request_id))
-        return expired
+        return Records(expired, table=REQUESTS)
 
     def purge_requests(self) -> int:
         """Delete finished requests older than ``request_expiration_in_days``; how many."""
@@ -736,7 +739,7 @@ class PamService:
 
     # -- approvals (Get-/Set-PAMRequestToApprove) ---------------------------------------------
 
-    def requests_to_approve(self, approver: UserRef) -> list[ActivationRequest]:
+    def requests_to_approve(self, approver: UserRef) -> Records[ActivationRequest]:
         """The ``PendingApproval`` requests *approver* may decide, oldest first.
 
         Without ``allow_self_approval``, the approver's own requests are left out.
@@ -752,7 +755,9 @@ class PamService:
                 )
         if not self._allow_self_approval:
             found = [request for request in found if request.requestor_id != owner.object_id]
-        return sorted(found, key=lambda r: (r.creation_time, str(r.request_id)))
+        return Records(
+            sorted(found, key=lambda r: (r.creation_time, str(r.request_id))), table=REQUESTS
+        )
 
     def approve(self, request: RequestRef, approver: UserRef) -> ActivationRequest:
         """Approve a ``PendingApproval`` request as one of its role's approvers.
@@ -839,7 +844,7 @@ class PamService:
 
     def active_requests(
         self, user: UserRef, *, at: dt.datetime | None = None
-    ) -> list[ActivationRequest]:
+    ) -> Records[ActivationRequest]:
         """The requests granting *user* a membership at *at* (default: now), oldest first.
 
         A request grants its role from its activation time up to, not including, its
@@ -852,15 +857,10 @@ class PamService:
         moment = self.now() if at is None else _aware(at, "at")
         # "Now" needs only the live statuses; a past moment may be covered by finished ones.
         statuses = HOLDING if at is None else HELD_AT_SOME_TIME
-        return [
-            request
-            for request in self._store.find_requests(
-                requestor_id=requestor.object_id, statuses=statuses
-            )
-            if holds_at(request, moment)
-        ]
+        found = self._store.find_requests(requestor_id=requestor.object_id, statuses=statuses)
+        return Records((request for request in found if holds_at(request, moment)), table=REQUESTS)
 
-    def active_roles(self, user: UserRef, *, at: dt.datetime | None = None) -> list[Role]:
+    def active_roles(self, user: UserRef, *, at: dt.datetime | None = None) -> Records[Role]:
         """The roles *user* holds at *at* (default: now), each once, by display name."""
         roles: dict[uuid.UUID, Role] = {}
         for request in self.active_requests(user, at=at):
@@ -868,7 +868,7 @@ class PamService:
                 role = self._store_role(request.role_id)
                 if role is not None:
                     roles[role.role_id] = role
-        return sorted(roles.values(), key=lambda r: r.display_name.casefold())
+        return Records(sorted(roles.values(), key=lambda r: r.display_name.casefold()), table=ROLES)
 
     def privileges_of(self, user: UserRef, *, at: dt.datetime | None = None) -> frozenset[str]:
         """The groups *user* is a member of through PAM at *at* (default: now).

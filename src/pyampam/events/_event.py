@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from pyampam._display import EVENTS, PrettyPrinter, event_record, html_fields, pretty_object
 from pyampam._model import ActivationRequest
 from pyampam._phone import PhoneNumber
 from pyampam.exceptions import InvalidValueError, PyampamError
@@ -634,6 +635,22 @@ class PamEvent:
             f"{_utc_text(self.time)} {self.level.value} {int(self.event_id)} "
             f"[{self.source}] {self.message}"
         )
+
+    # -- display -----------------------------------------------------------------------------
+
+    def to_record(self) -> dict[str, Any]:
+        """The event as a flat record for tables: ``event_name`` added, the time ISO 8601."""
+        return event_record(self)
+
+    def _repr_html_(self) -> str:
+        return html_fields(
+            self.to_record(),
+            caption=f"Event {int(self.event_id)} ({self.level.value}, {self.source})",
+            time_keys=EVENTS.time_keys,
+        )
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        pretty_object(p, self.to_record(), EVENTS, cycle=cycle)
 
     # -- JSON ------------------------------------------------------------------------------------
 

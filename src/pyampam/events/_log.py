@@ -10,13 +10,38 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import chain
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
+from pyampam._display import (
+    EVENTS,
+    MAX_ROWS,
+    PrettyPrinter,
+    Records,
+    bars_by_label,
+    bars_per_day,
+    bars_size,
+    html_table,
+    new_axes,
+    pretty_table,
+)
 from pyampam._model import ActivationRequest, Role, User
-from pyampam.events._event import EventLogError, EventSinkError, PamEvent
+from pyampam.events._event import EventId, EventLogError, EventSinkError, PamEvent
 from pyampam.events._sinks import EventSink, JsonLinesSink, read_events
 from pyampam.exceptions import InvalidValueError
 
+if TYPE_CHECKING:
+    # pandas ships no type information; see pyampam._display.
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+    from matplotlib.axes import Axes
+
 __all__ = ["EventLog"]
+
+# What EventLog.plot() counts per day: the activations and the MFA outcomes that led to them.
+_ACTIVITY = (
+    ("activated", EventId.REQUEST_ACTIVATED),
+    ("MFA completed (103)", EventId.MFA_COMPLETED),
+    ("MFA not completed (101)", EventId.MFA_NOT_COMPLETED),
+)
 
 
 def _check_moment(name: str, value: object) -> dt.datetime | None:
@@ -258,7 +283,7 @@ class EventLog:
         request: ActivationRequest | uuid.UUID | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-    ) -> list[PamEvent]:
+    ) -> Records[PamEvent]:
         """The events matching every given filter, oldest first (ties in the order recorded).
 
         ``event_id`` is one id or a collection of ids; ``user`` a :class:`~pyampam.User` or its
@@ -279,7 +304,7 @@ class EventLog:
         if not in_time_order:
             # sort() is stable, so events with the same time stay in the order recorded.
             found.sort(key=lambda event: event.time)
-        return found
+        return Records(found, table=EVENTS)
 
     def _positions(self, wanted: _Query) -> Sequence[int]:
         """Positions of the events that may match: the shortest index list, cut to the times."""
@@ -321,6 +346,84 @@ class EventLog:
     def __iter__(self) -> Iterator[PamEvent]:
         """The events held, oldest first: the same as ``query()`` with no filter."""
         return iter(self.query())
+
+    # -- display -----------------------------------------------------------------------------
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every event held, oldest first, as a dict of JSON values (:meth:`PamEvent.to_record`)."""
+        return self.query().to_records()
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Every event held as a pandas DataFrame, one row each, ``time`` as UTC datetimes.
+
+        Needs the ``notebook`` extra; raises :class:`~pyampam.exceptions.MissingExtraError`
+        without pandas.
+        """
+        return self.query().to_dataframe()
+
+    def _repr_html_(self) -> str:
+        if not self._memory:
+            return html_table(
+                [], (), caption=f"Event log: kept in {len(self._sinks)} sink(s), not in memory"
+            )
+        events = self.query()
+        return html_table(
+            [event.to_record() for event in events[-MAX_ROWS:]],
+            EVENTS.columns,
+            caption=f"Event log: {EVENTS.count(len(events))}, newest last",
+            time_keys=EVENTS.time_keys,
+            newest=True,
+            total=len(events),
+        )
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        if cycle or not self._memory:
+            p.text(repr(self))
+            return
+        events = self.query()
+        pretty_table(
+            p,
+            [event.to_record() for event in events[-MAX_ROWS:]],
+            EVENTS.columns,
+            title=f"EventLog: {EVENTS.count(len(events))}, newest last",
+            time_keys=EVENTS.time_keys,
+            newest=True,
+            total=len(events),
+        )
+
+    def plot(
+        self, kind: Literal["activity", "failures"] = "activity", *, ax: Axes | None = None
+    ) -> Axes:
+        """Draw the log with matplotlib and return the axes (a new figure unless *ax* is given).
+
+        ``kind="activity"``: per day (UTC), the roles activated and the MFA calls completed
+        (event 103) and not completed (event 101), as grouped bars. ``kind="failures"``: the
+        events 101 counted by call result, as horizontal bars. No pyplot state is touched; in
+        Jupyter, show the result with ``ax.figure``. Needs the ``notebook`` extra; raises
+        :class:`~pyampam.exceptions.MissingExtraError` without matplotlib.
+        """
+        if kind not in ("activity", "failures"):
+            raise InvalidValueError(
+                f"kind must be 'activity' or 'failures', not {kind!r}", field="kind"
+            )
+        what = "EventLog.plot()"
+        if kind == "failures":
+            failures: dict[str, int] = {}
+            for event in self.query(event_id=EventId.MFA_NOT_COMPLETED):
+                result = event.call_result or "(no call result)"
+                failures[result] = failures.get(result, 0) + 1
+            target = ax if ax is not None else new_axes(what, size=bars_size(len(failures)))
+            return bars_by_label(
+                target, failures, title="MFA not completed (event 101) by call result"
+            )
+        target = ax if ax is not None else new_axes(what)
+        series: dict[str, dict[dt.date, int]] = {name: {} for name, _ in _ACTIVITY}
+        names = {int(event_id): name for name, event_id in _ACTIVITY}
+        for event in self.query(event_id=names.keys()):
+            counts = series[names[int(event.event_id)]]
+            day = event.time.date()
+            counts[day] = counts.get(day, 0) + 1
+        return bars_per_day(target, series, title="Activations and MFA calls per day (UTC)")
 
     # -- closing -----------------------------------------------------------------------------
 
