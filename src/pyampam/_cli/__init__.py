@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pyampam._cli import _context, _demo, _pam_cmds, _settings_cmds
+from pyampam._cli import _context, _demo, _pam_cmds, _report, _rest, _settings_cmds
 from pyampam.exceptions import PyampamError
 
 __all__ = ["build_parser", "main"]
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     _demo.register(commands)
     _pam_cmds.register(commands)
     _settings_cmds.register(commands)
+    _report.register(commands)
+    _rest.register(commands)
     return parser
 
 

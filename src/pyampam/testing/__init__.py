@@ -1,4 +1,4 @@
-"""Test doubles shipped with pyampam: a PhoneFactor test server, a throw-away PKI, a fake provider.
+"""Test doubles shipped with pyampam: PhoneFactor and PAM REST test servers, a PKI, a fake provider.
 
 Each public name is loaded on first use, so importing this package stays cheap (in particular
 it does not import ``cryptography`` or ``defusedxml`` until a PKI or a server is made).
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
         unused_url,
     )
     from pyampam.testing._pki import PkiFiles, TestPki, make_test_pki
+    from pyampam.testing._rest_odata import ODataFilter, ODataFilterError
+    from pyampam.testing._rest_server import PamRestTestServer, RestCall, RestServerStats
 
 __all__ = [
     "CallbackDelivery",
@@ -36,11 +38,16 @@ __all__ = [
     "FakeProvider",
     "Fault",
     "ManualClock",
+    "ODataFilter",
+    "ODataFilterError",
+    "PamRestTestServer",
     "PhoneFactorTestServer",
     "PkiFiles",
     "RecordedRequest",
     "RejectedRequest",
     "RequestKind",
+    "RestCall",
+    "RestServerStats",
     "ServerErrorId",
     "ServerOutcome",
     "ServerStats",
@@ -56,11 +63,16 @@ _LAZY = {
     "FakeProvider": "pyampam.testing._fake",
     "Fault": "pyampam.testing._phonefactor_outcomes",
     "ManualClock": "pyampam.testing._fake",
+    "ODataFilter": "pyampam.testing._rest_odata",
+    "ODataFilterError": "pyampam.testing._rest_odata",
+    "PamRestTestServer": "pyampam.testing._rest_server",
     "PhoneFactorTestServer": "pyampam.testing._phonefactor_server",
     "PkiFiles": "pyampam.testing._pki",
     "RecordedRequest": "pyampam.testing._phonefactor_messages",
     "RejectedRequest": "pyampam.testing._phonefactor_messages",
     "RequestKind": "pyampam.testing._phonefactor_messages",
+    "RestCall": "pyampam.testing._rest_server",
+    "RestServerStats": "pyampam.testing._rest_server",
     "ServerErrorId": "pyampam.testing._phonefactor_messages",
     "ServerOutcome": "pyampam.testing._phonefactor_outcomes",
     "ServerStats": "pyampam.testing._phonefactor_server",
