@@ -181,6 +181,22 @@ def test_exception_tree() -> None:
     assert issubclass(PhoneNumberError, ValueError)
 
 
+def test_errors_in_files_share_one_located_base() -> None:
+    """Settings, event log, directory and report errors all say path:line the same way."""
+    from pyampam.directory import DirectoryError
+    from pyampam.events import EventLogError
+    from pyampam.exceptions import LocatedError
+    from pyampam.reports import ReportError
+    from pyampam.rest import RestError
+
+    for cls in (SettingsError, EventLogError, DirectoryError, ReportError):
+        assert issubclass(cls, LocatedError)
+        assert str(cls("broken", path="f.txt", line=7)) == "f.txt:7: broken"
+        copy = pickle.loads(pickle.dumps(cls("x", path="p", line=2)))  # noqa: S301 - own bytes
+        assert (type(copy), copy.path, copy.line) == (cls, "p", 2)
+    assert issubclass(RestError, PyampamError)
+
+
 def test_settings_error_locates_the_problem() -> None:
     """`str(SettingsError)` starts with `path:line:` when both are known."""
     error = SettingsError("LICENSE_KEY is missing", path="pf_auth.cs", line=12, key="LICENSE_KEY")

@@ -26,7 +26,8 @@ Secrets never appear in a message.
     │   └── ConcurrentUpdateError          (someone else changed the request first)
     ├── StoreError                         (the store itself failed: file, schema, lock)
     ├── MissingExtraError                  (also an ImportError: an optional extra is missing)
-    ├── SettingsError
+    ├── LocatedError                       (an error in a file: path and line)
+    │   └── SettingsError
     └── ProviderError                      (an MFA provider could not give an answer)
         ├── ClientCertificateError         (cert_key.p12 cannot be opened or used)
         ├── TlsError                       (the TLS handshake failed; nothing was delivered)
@@ -64,6 +65,7 @@ __all__ = [
     "DeliveryUncertainError",
     "InvalidTransitionError",
     "InvalidValueError",
+    "LocatedError",
     "MfaCancelledError",
     "MfaPhoneMissingError",
     "MfaTimeoutError",
@@ -93,6 +95,36 @@ __all__ = [
 
 class PyampamError(Exception):
     """The root of every error pyampam raises on purpose."""
+
+
+class LocatedError(PyampamError):
+    """An error in a file that can say where: ``path`` and ``line``, where they are known.
+
+    ``str()`` starts with ``path:line:`` so editors and terminals can jump to the spot. The
+    base of :class:`SettingsError` and of the event log, directory and report errors.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.message if self.line is None else f"line {self.line}: {self.message}"
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
+        return (_rebuild_located_error, (type(self), self.message, self.path, self.line))
+
+
+def _rebuild_located_error(
+    cls: type[LocatedError], message: str, path: str | None, line: int | None
+) -> LocatedError:
+    return cls(message, path=path, line=line)
 
 
 class InvalidValueError(PyampamError, ValueError):
@@ -189,7 +221,7 @@ class StoreError(PyampamError):
     """The store failed: the database file, its schema version or its lock."""
 
 
-class SettingsError(PyampamError):
+class SettingsError(LocatedError):
     """A problem with the MFA settings: pf_auth.cs, the certificate, the ZIP or MfaSettings.xml.
 
     ``path``, ``line`` and ``key`` locate the problem where that is known; ``str()`` of the
@@ -204,25 +236,10 @@ class SettingsError(PyampamError):
         line: int | None = None,
         key: str | None = None,
     ) -> None:
-        self.message = message
-        self.path = path
-        self.line = line
         self.key = key
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        where = ""
-        if self.path is not None:
-            where = self.path
-            if self.line is not None:
-                where += f":{self.line}"
-            where += ": "
-        elif self.line is not None:
-            where = f"line {self.line}: "
-        return where + self.message
+        super().__init__(message, path=path, line=line)
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
         return (_rebuild_settings_error, (type(self), self.message, self.path, self.line, self.key))
 
 

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import attrs
 
 from pyampam._phone import PhoneNumber
-from pyampam.exceptions import AlreadyExistsError, InvalidValueError, NotFoundError, PyampamError
+from pyampam.exceptions import (
+    AlreadyExistsError,
+    InvalidValueError,
+    LocatedError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
     from pyampam.directory._csv import CsvDirectory
@@ -30,35 +35,13 @@ __all__ = [
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-class DirectoryError(PyampamError):
+class DirectoryError(LocatedError):
     """A directory export cannot be read: unreadable file, bad encoding, malformed line.
 
     ``path`` and ``line`` locate the problem where that is known; ``str()`` starts with
     ``path:line:`` so editors and terminals can jump to it. Nothing is loaded from a file
     that raises this: a directory is read whole or not at all.
     """
-
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.path = path
-        self.line = line
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message if self.line is None else f"line {self.line}: {self.message}"
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
-        return (_rebuild_directory_error, (type(self), self.message, self.path, self.line))
-
-
-def _rebuild_directory_error(
-    cls: type[DirectoryError], message: str, path: str | None, line: int | None
-) -> DirectoryError:
-    return cls(message, path=path, line=line)
 
 
 def _check_text(name: str, value: object) -> str:

@@ -15,7 +15,7 @@ import attrs
 from pyampam._display import EVENTS, PrettyPrinter, event_record, html_fields, pretty_object
 from pyampam._model import ActivationRequest
 from pyampam._phone import PhoneNumber
-from pyampam.exceptions import InvalidValueError, PyampamError
+from pyampam.exceptions import InvalidValueError, LocatedError
 
 __all__ = [
     "PYAMPAM_EVENT_IDS",
@@ -49,34 +49,12 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile("[\n\r\t]")
 
 
-class EventLogError(PyampamError):
+class EventLogError(LocatedError):
     """The event log failed: a line of a JSON Lines file is broken, or a file cannot be used.
 
     ``path`` and ``line`` locate the problem where that is known; ``str()`` starts with
     ``path:line:`` so editors and terminals can jump to it.
     """
-
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.path = path
-        self.line = line
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message if self.line is None else f"line {self.line}: {self.message}"
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
-        return (_rebuild_log_error, (type(self), self.message, self.path, self.line))
-
-
-def _rebuild_log_error(
-    cls: type[EventLogError], message: str, path: str | None, line: int | None
-) -> EventLogError:
-    return cls(message, path=path, line=line)
 
 
 class EventSinkError(EventLogError):

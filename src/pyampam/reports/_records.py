@@ -9,41 +9,19 @@ from typing import Any
 
 import attrs
 
-from pyampam.exceptions import InvalidValueError, PyampamError
+from pyampam.exceptions import InvalidValueError, LocatedError
 from pyampam.providers import CallResult
 
 __all__ = ["BadRow", "ReportError", "UsageRecord"]
 
 
-class ReportError(PyampamError):
+class ReportError(LocatedError):
     """A usage report cannot be read: no such file, not text, a required column missing...
 
     Also raised at the first malformed row when reading with ``strict=True``. ``path`` and
     ``line`` locate the problem where that is known; ``str()`` starts with ``path:line:`` so
     editors and terminals can jump to it.
     """
-
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.path = path
-        self.line = line
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message if self.line is None else f"line {self.line}: {self.message}"
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor arguments need help to survive pickling (multiprocessing).
-        return (_rebuild_report_error, (type(self), self.message, self.path, self.line))
-
-
-def _rebuild_report_error(
-    cls: type[ReportError], message: str, path: str | None, line: int | None
-) -> ReportError:
-    return cls(message, path=path, line=line)
 
 
 def _positive_line(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
