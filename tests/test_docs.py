@@ -50,3 +50,37 @@ def test_call_results_page_matches_the_enum() -> None:
     assert dict(rows) == {
         member.name: "yes" if member.can_authenticate else "no" for member in CallResult
     }
+
+
+def test_event_id_table_matches_the_enum() -> None:
+    """The activation reference lists every EventId with its level, source and meaning."""
+    from pyampam.events import PYAMPAM_EVENT_IDS, EventId, EventLevel
+
+    page = (ROOT / "docs" / "reference" / "activation.md").read_text(encoding="utf-8")
+    table = re.findall(r"^\| (\d+) \| `(\w+)` \| (\w+) \| ([^|]+) \| ([^|]+) \|$", page, re.M)
+    assert table == [(str(int(e)), e.name, e.level.value, e.source, e.meaning) for e in EventId], (
+        "the event id table differs from EventId: generate it again"
+    )
+    mim = {(int(e), e.level, e.source, e.meaning) for e in EventId if e.is_mim}
+    assert mim == {
+        (101, EventLevel.ERROR, "MIM Service",
+         "User did not complete Azure MFA (e.g. did not answer the phone)"),
+        (103, EventLevel.INFORMATION, "MIM Service", "User completed Azure MFA during activation"),
+        (825, EventLevel.WARNING, "PAM Monitoring Service", "Telephone number has been changed"),
+    }  # fmt: skip
+    assert all(e in PYAMPAM_EVENT_IDS for e in EventId if not e.is_mim)
+
+
+def test_directory_column_table_matches_the_readers() -> None:
+    """The activation reference's CSV/LDIF table is what CsvDirectory and LdifDirectory accept."""
+    from pyampam.directory import CSV_COLUMNS, LDIF_ATTRIBUTES
+
+    page = (ROOT / "docs" / "reference" / "activation.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]*) \| ([^|]*) \|$", page, re.M)
+
+    def names(cell: str) -> tuple[str, ...]:
+        return tuple(re.findall(r"`([^`]+)`", cell))
+
+    assert [(field, names(csv), names(ldif)) for field, csv, ldif in rows] == [
+        (field, CSV_COLUMNS[field], LDIF_ATTRIBUTES.get(field, ())) for field in CSV_COLUMNS
+    ]
