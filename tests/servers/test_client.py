@@ -32,6 +32,7 @@ from pyampam.exceptions import (
     ConnectionFailedError,
     DeliveryUncertainError,
     InvalidValueError,
+    MfaTimeoutError,
     ProviderResponseError,
     ProviderTimeoutError,
     ServerCertificateError,
@@ -44,13 +45,15 @@ from pyampam.providers import (
     CallStatus,
     MfaChallenge,
     MfaProvider,
+    MfaResult,
     NotificationType,
     PhoneFactorClient,
     Pin,
     SupportsWait,
 )
 from pyampam.providers._callback import CallbackReceiver
-from pyampam.providers._client import _ContextAdapter, _Transport
+from pyampam.providers._client import _Call, _ContextAdapter, _Transport
+from pyampam.providers._wire import build_authentication_request, new_request_id
 from pyampam.settings import MfaSettings
 from pyampam.testing import (
     Fault,
@@ -261,6 +264,179 @@ def test_proxy_environment_is_honoured(
     with pytest.raises(ConnectionFailedError, match="nothing was sent"):
         client.authenticate(challenge(), timeout=5)
     assert server.stats.connections_accepted == 0
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable set, in either case; the test sets what it needs."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+class TunnelProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that records the target of every tunnel it opens."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+        self._targets: list[str] = []
+        self._sockets: list[socket.socket] = [self._listener]
+        self._threads: list[threading.Thread] = []
+        self._start(self._accept_loop)
+
+    @property
+    def targets(self) -> list[str]:
+        """``host:port`` of each CONNECT, in order."""
+        with self._lock:
+            return list(self._targets)
+
+    def close(self) -> None:
+        """Stop listening and cut every tunnel."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for each in sockets:
+            with contextlib.suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
+            each.close()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(5)
+
+    def _start(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _keep(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(connection)
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._keep(connection)
+            self._start(self._tunnel, connection)
+
+    def _tunnel(self, connection: socket.socket) -> None:
+        head = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in head and (chunk := connection.recv(4096)):
+                head += chunk
+        parts = head.decode("latin-1").split(" ", 2)
+        if len(parts) < 3 or parts[0] != "CONNECT":
+            with contextlib.suppress(OSError):
+                connection.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        target = parts[1]
+        host, port = target.rsplit(":", 1)
+        try:
+            upstream = socket.create_connection((host, int(port)), timeout=5)
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return
+        upstream.settimeout(None)
+        self._keep(upstream)
+        with self._lock:
+            self._targets.append(target)
+        connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self._start(self._pipe, upstream, connection)
+        self._pipe(connection, upstream)
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def tunnel_proxy() -> Iterator[TunnelProxy]:
+    proxy = TunnelProxy()
+    yield proxy
+    proxy.close()
+
+
+def _host_port(url: str) -> str:
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def test_proxy_is_read_from_the_environment_when_the_client_is_created(
+    make_client: ClientFactory,
+    server: PhoneFactorTestServer,
+    tunnel_proxy: TunnelProxy,
+    no_proxy_environment: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY set at construction carries the calls, even once it is gone from os.environ."""
+    no_proxy_environment.setenv("HTTPS_PROXY", tunnel_proxy.url)
+    client = make_client()
+    no_proxy_environment.delenv("HTTPS_PROXY")
+    no_proxy_environment.setenv("NO_PROXY", "*")
+    assert client.authenticate(challenge()).authenticated
+    assert client.authenticate(challenge()).authenticated
+    # One tunnel, kept alive for both calls, to the endpoint; the server saw both requests.
+    assert tunnel_proxy.targets == [_host_port(server.url)]
+    assert len(server.requests) == 2
+
+
+def test_no_proxy_is_honoured(
+    make_client: ClientFactory,
+    server: PhoneFactorTestServer,
+    tunnel_proxy: TunnelProxy,
+    no_proxy_environment: pytest.MonkeyPatch,
+) -> None:
+    """An endpoint NO_PROXY names is reached directly, though HTTPS_PROXY is set."""
+    no_proxy_environment.setenv("HTTPS_PROXY", tunnel_proxy.url)
+    no_proxy_environment.setenv("NO_PROXY", "localhost,127.0.0.1")
+    client = make_client()
+    assert client.authenticate(challenge()).authenticated
+    assert tunnel_proxy.targets == []
+    assert len(server.requests) == 1
+
+
+def test_no_proxy_set_later_does_not_bypass_the_proxy(
+    make_client: ClientFactory,
+    server: PhoneFactorTestServer,
+    tunnel_proxy: TunnelProxy,
+    no_proxy_environment: pytest.MonkeyPatch,
+) -> None:
+    """NO_PROXY, like HTTPS_PROXY, counts as it was when the client was created."""
+    no_proxy_environment.setenv("HTTPS_PROXY", tunnel_proxy.url)
+    client = make_client()
+    no_proxy_environment.setenv("NO_PROXY", "127.0.0.1")
+    assert client.authenticate(challenge()).authenticated
+    assert tunnel_proxy.targets == [_host_port(server.url)]
+
+
+def test_ca_bundle_variables_change_nothing(
+    make_client: ClientFactory,
+    server: PhoneFactorTestServer,
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE neither widen nor break what verify= trusts."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(ca_file))
+    with pytest.raises(ServerCertificateError):
+        make_client(verify=True).authenticate(challenge())
+    assert server.requests == ()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    assert make_client().authenticate(challenge()).authenticated
 
 
 # -- certificates --------------------------------------------------------------------------
@@ -731,6 +907,278 @@ def test_close_fails_queued_calls_without_sending_them(
     assert "closed" in repr(client)
 
 
+# -- authenticate() on the caller's thread -------------------------------------------------
+
+
+def _finished_record(caplog: pytest.LogCaptureFixture, call_id: str) -> logging.LogRecord:
+    (record,) = [
+        r
+        for r in caplog.records
+        if "finished" in r.getMessage() and r.__dict__.get("call_id") == call_id
+    ]
+    return record
+
+
+def test_authenticate_talks_to_the_backend_on_the_calling_thread(
+    client: PhoneFactorClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the default timeout and no cancel, the caller's own thread makes the exchange."""
+    with caplog.at_level(logging.DEBUG, "pyampam.providers"):
+        result = client.authenticate(challenge())
+    assert result.authenticated
+    record = _finished_record(caplog, result.request_id)
+    assert record.thread == threading.get_ident()
+    assert not str(record.threadName).startswith("pyampam-pfsdk")
+    (started,) = [r for r in caplog.records if "started" in r.getMessage()]
+    assert started.__dict__["call_id"] == result.request_id
+
+
+@pytest.mark.parametrize("how", ["short timeout", "cancel"])
+def test_authenticate_waits_on_a_worker_when_the_wait_can_end_first(
+    client: PhoneFactorClient, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """A timeout shorter than connect + read, or a cancel event, keeps the call on a worker.
+
+    Only then can the wait end (MfaTimeoutError, MfaCancelledError) while the call goes on.
+    """
+    options: dict[str, Any] = {"timeout": 5} if how == "short timeout" else {}
+    if how == "cancel":
+        options["cancel"] = threading.Event()
+    with caplog.at_level(logging.INFO, "pyampam.providers"):
+        result = client.authenticate(challenge(), **options)
+    assert result.authenticated
+    record = _finished_record(caplog, result.request_id)
+    assert record.thread != threading.get_ident()
+    assert str(record.threadName).startswith("pyampam-pfsdk")
+
+
+def test_authenticate_outcomes_stay_known(
+    client: PhoneFactorClient, server: PhoneFactorTestServer
+) -> None:
+    """status, result and failure_message know a call authenticate() made, after it ends."""
+    server.script(ServerOutcome.accept(), ServerOutcome.deny(call_status=14))
+    accepted = client.authenticate(challenge())
+    assert client.status(accepted.request_id) is CallStatus.SUCCESS
+    assert client.result(accepted.request_id) == accepted
+    assert client.failure_message(accepted.request_id) == ""
+    denied = client.authenticate(challenge())
+    assert client.status(denied.request_id) is CallStatus.FAILED
+    assert client.failure_message(denied.request_id) == "not authenticated (callStatus 14)"
+    assert "finished_calls=2" in repr(client)
+
+
+def test_authenticate_call_is_known_while_it_runs(
+    make_client: ClientFactory, server: PhoneFactorTestServer
+) -> None:
+    """Another thread sees the running call as PENDING, then the failure that ended it."""
+    server.default_outcome = ServerOutcome.inject(Fault.STALL)
+    client = make_client(timeout=(2.0, 60.0))
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.authenticate(challenge())
+        except BaseException as error:  # noqa: BLE001 - checked below
+            errors.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    (request,) = server.wait_for_requests(1, timeout=30)
+    call_id = request.request_id
+    assert client.status(call_id) is CallStatus.PENDING
+    assert client.wait(call_id, 0.01) is CallStatus.PENDING
+    with pytest.raises(CallPendingError):
+        client.result(call_id)
+    with pytest.raises(CallPendingError):
+        client.failure_message(call_id)
+    server.stop()  # the stalled answer never comes
+    caller.join(30)
+    assert not caller.is_alive()
+    (error,) = errors
+    assert isinstance(error, DeliveryUncertainError)
+    assert error.call_id == call_id
+    assert client.status(call_id) is CallStatus.FAILED
+    assert "not sent again" in client.failure_message(call_id)
+    with pytest.raises(DeliveryUncertainError):
+        client.result(call_id)
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_max_concurrent_calls_holds_for_authenticate_and_initiate_together(
+    make_client: ClientFactory, make_server: ServerFactory
+) -> None:
+    """Calls on callers' threads and on workers share the places: beyond them, calls wait.
+
+    Two places. An authenticate() on its own thread and an initiate() take them, both
+    stalled at the first endpoint; another authenticate() and initiate() must then wait,
+    sending nothing. Stopping the first endpoint ends the two stalled calls; the waiting two
+    then go through, to the second endpoint. Nothing here is timed.
+    """
+    stalled, spare = make_server(), make_server()
+    stalled.default_outcome = ServerOutcome.inject(Fault.STALL)
+    client = make_client(
+        endpoints=[stalled.url, spare.url], max_concurrent_calls=2, timeout=(2.0, 60.0)
+    )
+    outcomes: dict[str, object] = {}
+
+    def call(user: str) -> None:
+        try:
+            outcomes[user] = client.authenticate(challenge(username=user))
+        except BaseException as error:  # noqa: BLE001 - checked below
+            outcomes[user] = error
+
+    first = threading.Thread(target=call, args=("inline",))
+    first.start()
+    stalled.wait_for_requests(1, timeout=30)
+    queued = client.initiate(challenge(username="queued"))
+    stalled.wait_for_requests(2, timeout=30)
+    # Both places are taken now.
+    second = threading.Thread(target=call, args=("waiting",))
+    second.start()
+    held = client.initiate(challenge(username="held"))
+    _wait_until(lambda: "pending_calls=4" in repr(client), "four pending calls")
+    time.sleep(0.3)  # time enough for a call that did not wait to reach a server
+    assert second.is_alive()
+    assert client.status(held.call_id) is CallStatus.PENDING
+    assert [r.username for r in stalled.requests] == ["inline", "queued"]
+    assert len(spare.requests) == 0
+
+    stalled.stop()
+    first.join(30)
+    second.join(30)
+    assert not first.is_alive()
+    assert not second.is_alive()
+    assert isinstance(outcomes["inline"], DeliveryUncertainError)
+    assert client.wait(queued.call_id, 30) is CallStatus.FAILED
+    waiting = outcomes["waiting"]
+    assert isinstance(waiting, MfaResult)
+    assert waiting.authenticated
+    assert client.wait(held.call_id, 30) is CallStatus.SUCCESS
+    taken = spare.wait_for_requests(2, timeout=30)
+    assert sorted(request.username for request in taken) == ["held", "waiting"]
+    assert len(stalled.requests) == 2
+
+
+def test_calls_waiting_for_a_place_at_close_are_not_sent(
+    make_client: ClientFactory, server: PhoneFactorTestServer
+) -> None:
+    """A worker still waiting for a place when the client closes fails its call, unsent."""
+    server.default_outcome = ServerOutcome.inject(Fault.STALL)
+    client = make_client(max_concurrent_calls=2, timeout=(2.0, 60.0))
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.authenticate(challenge(username="inline"))
+        except BaseException as error:  # noqa: BLE001 - checked below
+            errors.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    server.wait_for_requests(1, timeout=30)
+    running = client.initiate(challenge(username="running"))
+    server.wait_for_requests(2, timeout=30)
+    waiting = client.initiate(challenge(username="waiting"))
+    _wait_until(lambda: "pending_calls=3" in repr(client), "three pending calls")
+    client.close()
+    server.stop()
+    caller.join(30)
+    assert not caller.is_alive()
+    assert client.wait(running.call_id, 30) is CallStatus.FAILED
+    assert client.wait(waiting.call_id, 30) is CallStatus.FAILED
+    with pytest.raises(ConnectionFailedError, match="closed before"):
+        client.result(waiting.call_id)
+    assert [r.username for r in server.requests] == ["inline", "running"]
+    (error,) = errors
+    assert isinstance(error, DeliveryUncertainError)
+
+
+def test_failover_on_the_calling_thread(
+    make_client: ClientFactory, make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller's thread fails over like a worker, and the move is remembered."""
+    first, second = make_server(), make_server()
+    first.refuse_connections()
+    client = make_client(endpoints=[first.url, second.url])
+    with caplog.at_level(logging.WARNING, "pyampam.providers"):
+        result = client.authenticate(challenge())
+    assert result.authenticated
+    assert client.current_endpoint == second.url
+    (warning,) = [r for r in caplog.records if "could not be reached" in r.getMessage()]
+    assert warning.thread == threading.get_ident()
+
+
+def test_unusable_answer_on_the_calling_thread(
+    client: PhoneFactorClient, server: PhoneFactorTestServer
+) -> None:
+    """A provider failure on the caller's thread is raised, and recorded for the call's id."""
+    server.script(ServerOutcome.inject(Fault.HTTP_500))
+    with pytest.raises(ProviderResponseError, match="HTTP 500") as caught:
+        client.authenticate(challenge())
+    call_id = caught.value.call_id
+    assert call_id is not None
+    assert client.status(call_id) is CallStatus.FAILED
+    assert "HTTP 500" in client.failure_message(call_id)
+
+
+def test_closed_client_refuses_authenticate(client: PhoneFactorClient) -> None:
+    """authenticate() on a closed client fails at once, sending nothing."""
+    client.close()
+    with pytest.raises(ConnectionFailedError, match="closed"):
+        client.authenticate(challenge())
+
+
+def _exchange_with_deadline(
+    client: PhoneFactorClient, pki: TestPki, deadline: float
+) -> Callable[[], None]:
+    """The client's exchange of one new call, bounded by ``deadline``."""
+    call_id = new_request_id()
+    call = _Call(call_id, AuthMode.STANDARD, is_async=False, started_at=time.monotonic())
+    credentials = pki.credentials()
+    body = build_authentication_request(
+        challenge(),
+        license_key=credentials.license_key,
+        group_key=credentials.group_key,
+        request_id=call_id,
+    )
+    return lambda: client._exchange(call, body, (2.0, 60.0), deadline=deadline)
+
+
+def test_deadline_shortens_the_read_timeout(
+    make_client: ClientFactory, server: PhoneFactorTestServer, pki: TestPki
+) -> None:
+    """An exchange with a deadline reads no longer than it, then fails as not sent again.
+
+    authenticate() only runs on its caller's thread when its timeout outlasts every connect
+    timeout plus the read timeout, so this guard bites there only if connecting overran; it
+    is checked on the exchange itself.
+    """
+    server.default_outcome = ServerOutcome.inject(Fault.STALL)
+    client = make_client(timeout=(2.0, 60.0))
+    exchange = _exchange_with_deadline(client, pki, time.monotonic() + 0.3)
+    with pytest.raises(ProviderTimeoutError, match="caller's deadline"):
+        exchange()
+    assert len(server.requests) == 1
+
+
+def test_deadline_already_passed_sends_nothing(
+    make_client: ClientFactory, server: PhoneFactorTestServer, pki: TestPki
+) -> None:
+    """An exchange whose deadline has passed sends nothing and says it is safe to retry."""
+    client = make_client()
+    exchange = _exchange_with_deadline(client, pki, time.monotonic() - 1)
+    with pytest.raises(ConnectionFailedError, match="safe to try again"):
+        exchange()
+    assert server.stats.connections_accepted == 0
+
+
 # -- the asynchronous variant --------------------------------------------------------------
 
 
@@ -778,6 +1226,36 @@ def test_async_refusal_ends_the_call_at_once(
         result = client.authenticate(challenge(), timeout=5)
         assert result.error_id == 66
         assert not result.authenticated
+
+
+def test_async_authenticate_on_the_calling_thread(
+    make_client: ClientFactory, server: PhoneFactorTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller's thread sends the asynchronous request, then waits for the POSTed outcome."""
+    server.script(ServerOutcome.accept(delay=0.2, call_status=3))
+    with CallbackReceiver() as receiver, caplog.at_level(logging.DEBUG, "pyampam.providers"):
+        client = make_client(callback_receiver=receiver)
+        result = client.authenticate(challenge())
+        assert result.authenticated
+        assert result.call_status == 3
+        assert client.status(result.request_id) is CallStatus.SUCCESS
+    (request,) = server.requests
+    assert request.is_async
+    (started,) = [r for r in caplog.records if "started" in r.getMessage()]
+    assert started.thread == threading.get_ident()
+
+
+def test_async_authenticate_deadline_leaves_the_call_pending(
+    make_client: ClientFactory, server: PhoneFactorTestServer
+) -> None:
+    """An outcome later than authenticate()'s timeout: MfaTimeoutError, the call goes on."""
+    server.script(ServerOutcome.accept(delay=30))
+    with CallbackReceiver() as receiver:
+        client = make_client(callback_receiver=receiver, timeout=(0.5, 1.0))
+        with pytest.raises(MfaTimeoutError, match="after 2 s") as caught:
+            client.authenticate(challenge(), timeout=2)
+        assert caught.value.call_id is not None
+        assert client.status(caught.value.call_id) is CallStatus.PENDING
 
 
 def test_async_outcome_that_never_arrives(

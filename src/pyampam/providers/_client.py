@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.utils
 import urllib3
 import urllib3.connection
 import urllib3.exceptions
@@ -32,6 +33,7 @@ from pyampam.exceptions import (
     ConnectionFailedError,
     DeliveryUncertainError,
     InvalidValueError,
+    MfaTimeoutError,
     ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
@@ -300,7 +302,13 @@ class _Attempt:
 
 
 class _Transport:
-    """One keep-alive session per endpoint, all on one SSL context; sends and classifies."""
+    """One keep-alive session per endpoint, all on one SSL context; sends and classifies.
+
+    The proxy of each endpoint is read from the environment (``HTTPS_PROXY``, ``ALL_PROXY``,
+    ``NO_PROXY``, as requests reads them) once, here: requests would otherwise read the whole
+    environment again on every request. The sessions read nothing else from it: the SSL
+    context alone decides what is trusted, and a ``~/.netrc`` adds no credentials.
+    """
 
     def __init__(
         self, endpoints: Sequence[str], ssl_context: ssl.SSLContext, *, pool_size: int
@@ -308,13 +316,17 @@ class _Transport:
         self.endpoints = tuple(endpoints)
         self._closed = False
         self._sessions: list[requests.Session] = []
+        self._proxies: list[dict[str, str]] = []
         for endpoint in self.endpoints:
             session = requests.Session()
+            session.trust_env = False
             # Compressed answers would let a hostile endpoint send a small bomb past the cap.
             session.headers["Accept-Encoding"] = "identity"
             session.headers["User-Agent"] = "pyampam-pfsdk"
             session.mount(endpoint, _ContextAdapter(ssl_context, pool_maxsize=pool_size))
             self._sessions.append(session)
+            # Empty when NO_PROXY names the endpoint's host.
+            self._proxies.append(dict(requests.utils.get_environ_proxies(endpoint)))
 
     def close(self) -> None:
         self._closed = True
@@ -333,6 +345,7 @@ class _Transport:
                 headers={"Content-Type": _CONTENT_TYPE},
                 timeout=timeout,
                 allow_redirects=False,
+                proxies=self._proxies[index],
                 stream=True,
             )
             with response:
@@ -602,9 +615,15 @@ class PhoneFactorClient:
     :class:`~pyampam.exceptions.ProviderTimeoutError`).
 
     :meth:`initiate` returns at once; up to ``max_concurrent_calls`` (default 32) calls talk
-    to the backend at a time on worker threads, more wait their turn. Every method is thread
-    safe. A finished call's outcome is kept for ``FINISHED_CALL_RETENTION`` seconds (one
-    hour), at most ``MAX_FINISHED_CALLS`` (10,000) of them; then its id is unknown.
+    to the backend at a time, on worker threads or (:meth:`authenticate`, when nothing can
+    cut its wait short) on their caller's thread; more wait their turn. Every method is
+    thread safe. A finished call's outcome is kept for ``FINISHED_CALL_RETENTION`` seconds
+    (one hour), at most ``MAX_FINISHED_CALLS`` (10,000) of them; then its id is unknown.
+
+    Proxies come from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, as
+    requests reads them), read once when the client is created: later changes to those
+    variables do not affect it. Nothing else in the environment is read (not
+    ``REQUESTS_CA_BUNDLE``: ``verify`` alone says what is trusted; nor ``~/.netrc``).
 
     With ``callback_receiver`` (a started or startable
     :class:`~pyampam.providers._callback.CallbackReceiver`) every call uses the protocol's
@@ -651,6 +670,9 @@ class PhoneFactorClient:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._max_concurrent_calls, thread_name_prefix="pyampam-pfsdk"
         )
+        # Places for calls talking to the backend: the workers and authenticate() on its
+        # caller's thread take them alike, so max_concurrent_calls holds for both.
+        self._slots = threading.BoundedSemaphore(self._max_concurrent_calls)
         self._receiver = callback_receiver
         if callback_receiver is not None:
             callback_receiver.start()
@@ -718,47 +740,9 @@ class PhoneFactorClient:
         the backend to POST the outcome to that URL (default: the callback receiver's, if the
         client has one); feed what arrives there to :meth:`complete_from_callback`.
         """
-        if not isinstance(challenge, MfaChallenge):
-            raise InvalidValueError(
-                f"initiate() takes an MfaChallenge, not {type(challenge).__name__}",
-                field="challenge",
-            )
-        call_timeout = self._timeout if timeout is None else _check_timeout(timeout)
-        if async_response_url is not None:
-            _check_url(async_response_url, "async_response_url", schemes=("http", "https"))
-        response_url = async_response_url
-        if response_url is None and self._receiver is not None:
-            response_url = self._receiver.url
-        call_id = new_request_id()
-        body = build_authentication_request(
-            challenge,
-            license_key=self._license_key,
-            group_key=self._group_key,
-            request_id=call_id,
-            source=self._source,
-            async_response_url=response_url,
-        )
-        call = _Call(
-            call_id, challenge.mode, is_async=response_url is not None, started_at=time.monotonic()
-        )
-        self._sweep_expired()
-        with self._lock:
-            if self._closed:
-                raise ConnectionFailedError(
-                    "this PhoneFactorClient is closed; create a new one", call_id=call_id
-                )
-            self._prune_locked(time.monotonic())
-            self._calls[call_id] = call
-            future = self._executor.submit(self._run, call, body, call_timeout)
-            self._futures[call_id] = future
-        future.add_done_callback(functools.partial(self._after_run, call))
-        _log.debug(
-            "MFA call %s started (%s)",
-            call_id,
-            challenge.mode.value,
-            extra={"call_id": call_id, "mode": challenge.mode.value, "is_async": call.is_async},
-        )
-        return CallHandle(call_id, CallStatus.PENDING)
+        call, body, call_timeout = self._prepare(challenge, timeout, async_response_url, "initiate")
+        self._register(call, body, call_timeout, queue=True)
+        return CallHandle(call.call_id, CallStatus.PENDING)
 
     def status(self, call_id: str) -> CallStatus:
         """PENDING while the call runs, then SUCCESS (authenticated) or FAILED."""
@@ -769,24 +753,7 @@ class PhoneFactorClient:
         """Block up to ``timeout`` seconds (None: no limit) for the call to finish; its status."""
         if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
             raise InvalidValueError("timeout must be seconds >= 0 or None", field="timeout")
-        call = self._find(call_id)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            now = time.monotonic()
-            limit = None if deadline is None else max(0.0, deadline - now)
-            if call.async_deadline is not None:
-                until_expiry = max(0.0, call.async_deadline - now)
-                limit = until_expiry if limit is None else min(limit, until_expiry)
-            elif call.is_async:
-                # The acknowledgement, which starts the expiry clock, has not been read yet.
-                limit = _ACK_POLL if limit is None else min(limit, _ACK_POLL)
-            finished = call.done.wait(limit)
-            self._expire_if_due(call)
-            if finished or call.done.is_set():
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-        return self._status_of(call)
+        return self._wait_for(self._find(call_id), timeout)
 
     def failure_message(self, call_id: str) -> str:
         """Why the call failed, for people; empty for a call that authenticated.
@@ -805,13 +772,7 @@ class PhoneFactorClient:
 
         Raises :class:`~pyampam.exceptions.CallPendingError` while the call is pending.
         """
-        call = self._finished_call(call_id)
-        if call.error is not None:
-            # A copy, so threads asking at once do not share (and extend) one traceback.
-            raise copy.copy(call.error) from call.error
-        if call.result is None:  # pragma: no cover - a finished call has one or the other
-            raise CallPendingError(f"call {call_id} has no result", call_id=call_id)
-        return call.result
+        return self._outcome(self._finished_call(call_id))
 
     def authenticate(
         self,
@@ -822,9 +783,51 @@ class PhoneFactorClient:
     ) -> MfaResult:
         """Start a call and block until its outcome, ``timeout`` seconds or ``cancel`` is set.
 
-        See :func:`pyampam.providers.authenticate`.
+        See :func:`pyampam.providers.authenticate`. The call is registered like one from
+        :meth:`initiate`, so :meth:`status`, :meth:`result` and :meth:`failure_message` know
+        its id (the result's ``request_id``) while it runs and afterwards.
+
+        When nothing can end the wait before the exchange ends on its own (no ``cancel``, and
+        ``timeout`` is None or at least the client's connect timeout per endpoint plus its
+        read timeout), the calling thread talks to the backend itself, which saves handing
+        the call to a worker thread and back. It takes one of the ``max_concurrent_calls``
+        places shared with :meth:`initiate`'s workers; when they are all taken, or when
+        ``cancel`` or a shorter ``timeout`` is given, the call is queued for a worker as
+        :meth:`initiate` does, and the wait (not the call) ends at the deadline or on cancel.
+
+        On the calling thread a blocking read cannot be interrupted; the deadline is kept by
+        shortening the connect and read timeouts to the time left. An answer that does not
+        come before then fails the call with
+        :class:`~pyampam.exceptions.ProviderTimeoutError` (the request is not sent again).
         """
-        return _authenticate(self, challenge, timeout=timeout, cancel=cancel)
+        if cancel is not None or not self._ends_before(timeout):
+            return _authenticate(self, challenge, timeout=timeout, cancel=cancel)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._slots.acquire(blocking=False):
+            # Every place is taken: wait in the workers' queue like any initiated call.
+            return _authenticate(self, challenge, timeout=timeout, cancel=None)
+        try:
+            call, body, call_timeout = self._prepare(challenge, None, None, "authenticate")
+            self._register(call, body, call_timeout, queue=False)
+            try:
+                self._run(call, body, call_timeout, deadline=deadline)
+            except BaseException as interruption:
+                # KeyboardInterrupt and the like: nothing will finish the call but this.
+                self._finish_interrupted(call, interruption)
+                raise
+        finally:
+            self._slots.release()
+        if not call.done.is_set():
+            # An asynchronous call: the backend took it and POSTs the outcome later.
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            status = self._wait_for(call, left)
+            if status is CallStatus.PENDING and timeout is not None:
+                raise MfaTimeoutError(
+                    f"call {call.call_id} had not finished after {timeout:g} s; it may still "
+                    "complete, so ask for its status later or raise the timeout",
+                    call_id=call.call_id,
+                )
+        return self._outcome(call)
 
     def complete_from_callback(self, body: bytes) -> MfaResult:
         """Finish a pending asynchronous call with the backend's POSTed ``body``.
@@ -890,6 +893,100 @@ class PhoneFactorClient:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _prepare(
+        self,
+        challenge: MfaChallenge,
+        timeout: float | tuple[float, float] | None,
+        async_response_url: str | None,
+        method: str,
+    ) -> tuple[_Call, bytes, tuple[float, float]]:
+        """Check the arguments; a new call, the request that places it, and its timeouts."""
+        if not isinstance(challenge, MfaChallenge):
+            raise InvalidValueError(
+                f"{method}() takes an MfaChallenge, not {type(challenge).__name__}",
+                field="challenge",
+            )
+        call_timeout = self._timeout if timeout is None else _check_timeout(timeout)
+        if async_response_url is not None:
+            _check_url(async_response_url, "async_response_url", schemes=("http", "https"))
+        response_url = async_response_url
+        if response_url is None and self._receiver is not None:
+            response_url = self._receiver.url
+        call_id = new_request_id()
+        body = build_authentication_request(
+            challenge,
+            license_key=self._license_key,
+            group_key=self._group_key,
+            request_id=call_id,
+            source=self._source,
+            async_response_url=response_url,
+        )
+        call = _Call(
+            call_id, challenge.mode, is_async=response_url is not None, started_at=time.monotonic()
+        )
+        return call, body, call_timeout
+
+    def _register(
+        self, call: _Call, body: bytes, timeout: tuple[float, float], *, queue: bool
+    ) -> None:
+        """Make the call known by its id; with ``queue``, hand it to the workers."""
+        self._sweep_expired()
+        with self._lock:
+            if self._closed:
+                raise ConnectionFailedError(
+                    "this PhoneFactorClient is closed; create a new one", call_id=call.call_id
+                )
+            self._prune_locked(time.monotonic())
+            self._calls[call.call_id] = call
+            if queue:
+                future = self._executor.submit(self._run_queued, call, body, timeout)
+                self._futures[call.call_id] = future
+        if queue:
+            future.add_done_callback(functools.partial(self._after_run, call))
+        _log.debug(
+            "MFA call %s started (%s)",
+            call.call_id,
+            call.mode.value,
+            extra={"call_id": call.call_id, "mode": call.mode.value, "is_async": call.is_async},
+        )
+
+    def _ends_before(self, timeout: object) -> bool:
+        """Whether an exchange ends on its own timeouts before ``timeout`` seconds pass."""
+        if timeout is None:
+            return True
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            return False
+        connect, read = self._timeout
+        return timeout >= len(self._endpoints) * connect + read
+
+    def _wait_for(self, call: _Call, timeout: float | None) -> CallStatus:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            limit = None if deadline is None else max(0.0, deadline - now)
+            if call.async_deadline is not None:
+                until_expiry = max(0.0, call.async_deadline - now)
+                limit = until_expiry if limit is None else min(limit, until_expiry)
+            elif call.is_async:
+                # The acknowledgement, which starts the expiry clock, has not been read yet.
+                limit = _ACK_POLL if limit is None else min(limit, _ACK_POLL)
+            finished = call.done.wait(limit)
+            self._expire_if_due(call)
+            if finished or call.done.is_set():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return self._status_of(call)
+
+    @staticmethod
+    def _outcome(call: _Call) -> MfaResult:
+        if call.error is not None:
+            # A copy, so threads asking at once do not share (and extend) one traceback.
+            raise copy.copy(call.error) from call.error
+        if call.result is None:  # pragma: no cover - a finished call has one or the other
+            raise CallPendingError(f"call {call.call_id} has no result", call_id=call.call_id)
+        return call.result
+
     def _find(self, call_id: str) -> _Call:
         with self._lock:
             call = self._calls.get(call_id) if isinstance(call_id, str) else None
@@ -952,31 +1049,33 @@ class PhoneFactorClient:
             if call.call_id in self._calls:
                 self._finished[call.call_id] = now
             self._prune_locked(now)
-        if error is not None:
-            outcome = type(error).__name__
-        elif result is not None and result.authenticated:
-            outcome = "authenticated"
-        elif result is not None and result.error_id is not None and result.call_status is None:
-            outcome = "refused"
-        else:
-            outcome = "not_authenticated"
-        elapsed = round(now - call.started_at, 3)
-        _log.log(
-            logging.WARNING if error is not None else logging.INFO,
-            "MFA call %s finished: %s after %.3f s",
-            call.call_id,
-            outcome,
-            elapsed,
-            extra={
-                "call_id": call.call_id,
-                "endpoint": call.endpoint,
-                "mode": call.mode.value,
-                "outcome": outcome,
-                "elapsed": elapsed,
-                "call_status": None if result is None else result.call_status,
-                "error_id": None if result is None else result.error_id,
-            },
-        )
+        level = logging.WARNING if error is not None else logging.INFO
+        if _log.isEnabledFor(level):
+            if error is not None:
+                outcome = type(error).__name__
+            elif result is not None and result.authenticated:
+                outcome = "authenticated"
+            elif result is not None and result.error_id is not None and result.call_status is None:
+                outcome = "refused"
+            else:
+                outcome = "not_authenticated"
+            elapsed = round(now - call.started_at, 3)
+            _log.log(
+                level,
+                "MFA call %s finished: %s after %.3f s",
+                call.call_id,
+                outcome,
+                elapsed,
+                extra={
+                    "call_id": call.call_id,
+                    "endpoint": call.endpoint,
+                    "mode": call.mode.value,
+                    "outcome": outcome,
+                    "elapsed": elapsed,
+                    "call_status": None if result is None else result.call_status,
+                    "error_id": None if result is None else result.error_id,
+                },
+            )
         # Set after logging, so whoever waited for the call finds its record already written.
         call.done.set()
         return True
@@ -1009,18 +1108,48 @@ class PhoneFactorClient:
 
     def _after_run(self, call: _Call, future: concurrent.futures.Future[None]) -> None:
         if future.cancelled():
-            self._finish(
-                call,
-                error=ConnectionFailedError(
-                    f"the client was closed before call {call.call_id} was sent; nothing was "
-                    "delivered, so it is safe to try again",
-                    call_id=call.call_id,
-                ),
-            )
+            self._finish_unsent(call)
 
-    def _run(self, call: _Call, body: bytes, timeout: tuple[float, float]) -> None:
+    def _finish_unsent(self, call: _Call) -> None:
+        self._finish(
+            call,
+            error=ConnectionFailedError(
+                f"the client was closed before call {call.call_id} was sent; nothing was "
+                "delivered, so it is safe to try again",
+                call_id=call.call_id,
+            ),
+        )
+
+    def _finish_interrupted(self, call: _Call, interruption: BaseException) -> None:
+        error = DeliveryUncertainError(
+            f"call {call.call_id} was interrupted ({type(interruption).__name__}) while it "
+            "talked to the backend; the request may have placed a call, so it was not sent again",
+            call_id=call.call_id,
+            endpoint=call.endpoint,
+        )
+        error.__cause__ = interruption
+        error.__suppress_context__ = True
+        self._finish(call, error=error)
+
+    def _run_queued(self, call: _Call, body: bytes, timeout: tuple[float, float]) -> None:
+        """A worker's turn: take a place (calls on their callers' threads share them), run."""
+        with self._slots:
+            if self._closed:
+                # Closed while this call waited for a place: it is still only queued.
+                self._finish_unsent(call)
+                return
+            self._run(call, body, timeout)
+
+    def _run(
+        self,
+        call: _Call,
+        body: bytes,
+        timeout: tuple[float, float],
+        *,
+        deadline: float | None = None,
+    ) -> None:
         try:
-            self._exchange(call, body, timeout)
+            self._exchange(call, body, timeout, deadline=deadline)
         except ProviderError as error:
             self._finish(call, error=error)
         except Exception as error:  # noqa: BLE001 -- a bug must not leave the call pending forever
@@ -1035,7 +1164,18 @@ class PhoneFactorClient:
             failure.__suppress_context__ = True
             self._finish(call, error=failure)
 
-    def _exchange(self, call: _Call, body: bytes, timeout: tuple[float, float]) -> None:
+    def _exchange(
+        self,
+        call: _Call,
+        body: bytes,
+        timeout: tuple[float, float],
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        """Send the call to the endpoints in turn until one takes it; record its outcome.
+
+        ``deadline`` (a ``time.monotonic()`` value) shortens the timeouts to the time left.
+        """
         count = len(self._endpoints)
         with self._lock:
             start = self._current
@@ -1044,7 +1184,21 @@ class PhoneFactorClient:
             index = (start + offset) % count
             endpoint = self._endpoints[index]
             call.endpoint = endpoint
-            attempt = self._transport.post(index, body, timeout, call.call_id)
+            attempt_timeout = timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    failures.append(
+                        ConnectionFailedError(
+                            f"the caller's deadline passed before call {call.call_id} could be "
+                            f"sent to {endpoint}; nothing was sent",
+                            call_id=call.call_id,
+                            endpoint=endpoint,
+                        )
+                    )
+                    break
+                attempt_timeout = (min(timeout[0], left), min(timeout[1], left))
+            attempt = self._transport.post(index, body, attempt_timeout, call.call_id)
             if attempt.new_connection:
                 with self._lock:
                     self._connections_opened += 1
@@ -1065,6 +1219,14 @@ class PhoneFactorClient:
                 )
                 continue
             if attempt.error is not None:
+                if attempt_timeout[1] < timeout[1] and type(attempt.error) is ProviderTimeoutError:
+                    raise ProviderTimeoutError(
+                        f"{endpoint} gave no answer before the caller's deadline; the request "
+                        "may have placed a call, so it was not sent again; raise the timeout "
+                        "of authenticate() if calls take longer",
+                        call_id=call.call_id,
+                        endpoint=endpoint,
+                    ) from attempt.error.__cause__
                 raise attempt.error
             self._accept(call, attempt, endpoint)
             return
