@@ -41,6 +41,7 @@ __all__ = [
     "PrettyPrinter",
     "Records",
     "Table",
+    "aligned_lines",
     "bars_by_label",
     "bars_per_day",
     "bars_size",
@@ -488,6 +489,20 @@ def _cut(text: str) -> str:
     return text if len(text) <= _TEXT_CELL_WIDTH else text[: _TEXT_CELL_WIDTH - 1] + "…"
 
 
+def aligned_lines(grid: Sequence[Sequence[str]]) -> list[str]:
+    """The rows of *grid* as lines: each column as wide as its widest cell, two spaces apart.
+
+    No line ends in spaces, so the last column is never padded.
+    """
+    if not grid:
+        return []
+    widths = [max(len(row[index]) for row in grid) for index in range(len(grid[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in grid
+    ]
+
+
 def pretty_table(
     p: PrettyPrinter,
     records: Sequence[Mapping[str, object]],
@@ -511,11 +526,7 @@ def pretty_table(
         [_cut(_cell(column, record.get(column), time_keys)) for column in columns]
         for record in shown
     ]
-    widths = [max(len(row[index]) for row in grid) for index in range(len(columns))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in grid
-    ]
+    lines = aligned_lines(grid)
     if hidden:
         note = f"… {hidden} {'earlier' if newest else 'more'}"
         if newest:

@@ -138,7 +138,7 @@ class StubServer:
                     # The client may have given up (the timeout test); that is its business.
                     self.wfile.write(payload)
 
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+            do_GET = do_POST = _serve
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

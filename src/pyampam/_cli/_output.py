@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyampam._cli._values import format_duration
+from pyampam._display import aligned_lines
 from pyampam._secrets import MASK
 
 if TYPE_CHECKING:
@@ -63,14 +64,8 @@ def print_json(document: object) -> None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """Print rows as columns aligned under *headers*; the last column is not padded."""
-    rows = [list(row) for row in rows]
-    widths = [len(header) for header in headers]
-    for row in rows:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-    for row in [list(headers), *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths[:-1], strict=True)]
-        print("  ".join([*cells, row[-1]]).rstrip())
+    for line in aligned_lines([headers, *rows]):
+        print(line)
 
 
 def print_fields(fields: Sequence[tuple[str, str]]) -> None:
@@ -99,22 +94,8 @@ def _time_of_day(value: dt.time | None) -> str | None:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    """A user as JSON: never the PIN itself, only whether one is stored (masked)."""
-    return {
-        "object_id": str(user.object_id),
-        "source_identity": user.source_identity,
-        "source_domain": user.source_domain,
-        "source_account_name": user.source_account_name,
-        "display_name": user.display_name,
-        "description": user.description,
-        "email": user.email,
-        "sid": user.sid,
-        "phone": None if user.phone is None else str(user.phone),
-        "pin": MASK if user.pin else None,
-        "privileged_account_name": user.privileged_account_name,
-        "privileged_display_name": user.privileged_display_name,
-        "privileged_account_active": user.privileged_account_active,
-    }
+    """A user as JSON: its record, which never holds the PIN, only whether one is stored."""
+    return user.to_record()
 
 
 def user_fields(user: User) -> list[tuple[str, str]]:

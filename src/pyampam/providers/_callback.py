@@ -66,7 +66,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(405, "only POST is accepted here")
 
-    do_PUT = do_DELETE = do_HEAD = do_GET  # noqa: N815
+    do_PUT = do_DELETE = do_HEAD = do_GET
 
     def _answer(self, status: int, text: str) -> None:
         # One POST per connection is all a backend sends; closing also discards any body an

@@ -9,20 +9,17 @@ never meets a delayed ACK.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hmac
 import http
 import http.client
 import http.server
 import secrets
-import selectors
 import socket
 import ssl
 import struct
 import threading
-import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -40,11 +37,10 @@ from pyampam.testing._phonefactor_messages import (
     parse_request,
 )
 from pyampam.testing._phonefactor_outcomes import Fault, ServerOutcome
+from pyampam.testing._threaded_server import HOST, ConnectionHandler, ThreadedServer
 
 if TYPE_CHECKING:
-    import socketserver
     from collections.abc import Callable
-    from types import TracebackType
 
     from typing_extensions import Self
 
@@ -54,10 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["CallbackDelivery", "PhoneFactorTestServer", "ServerStats", "unused_url"]
 
 PATH = "/pfd/pfd.pl"
-_HOST = "127.0.0.1"
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 _XML_CONTENT_TYPE = "text/xml; charset=utf-8"
-_STOP_JOIN_SECONDS = 5.0
 _CALLBACK_TIMEOUT = 5.0
 _HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>"
@@ -73,9 +67,9 @@ def unused_url() -> str:
     is rare enough not to matter.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_HOST, 0))
+        probe.bind((HOST, 0))
         port = probe.getsockname()[1]
-    return f"https://{_HOST}:{port}{PATH}"
+    return f"https://{HOST}:{port}{PATH}"
 
 
 @attrs.frozen
@@ -131,14 +125,7 @@ class _Plan:
     callback: tuple[str, str, bytes, float] | None = None  # url, request id, body, delay
 
 
-def _shutdown(connection: socket.socket) -> None:
-    # The plain socket's shutdown, not SSLSocket's: it wakes a thread blocked reading this
-    # connection (close() would not) and leaves the TLS state to that thread to clean up.
-    with contextlib.suppress(OSError):  # already closed or never connected: nothing to wake
-        socket.socket.shutdown(connection, socket.SHUT_RDWR)
-
-
-class PhoneFactorTestServer:
+class PhoneFactorTestServer(ThreadedServer[ssl.SSLSocket]):
     """A PhoneFactor backend speaking protocol 1.5 over mutual TLS on ``127.0.0.1``.
 
     Requires a client certificate issued by ``pki``'s main CA, checks ``license_key`` and
@@ -163,6 +150,8 @@ class PhoneFactorTestServer:
     answered ``413``. ``repr()`` never shows the keys.
     """
 
+    _thread_prefix = "phonefactor-test"
+
     def __init__(
         self,
         pki: TestPki,
@@ -184,41 +173,20 @@ class PhoneFactorTestServer:
         # Built once: making a context per connection is the expensive path.
         self._context = ssl_context or pki.server_ssl_context()
         self._callback_context = callback_ssl_context or pki.client_ssl_context(client_cert=None)
-        self._port = port
-        self._request_queue_size = request_queue_size
+        super().__init__(port=port, request_queue_size=request_queue_size)
         self.max_body_size = max_body_size
-
-        self._lock = threading.Condition()
-        self._stopping = threading.Event()
-        self._started = False
-        self._listener: socket.socket | None = None
-        self._accept_thread: threading.Thread | None = None
-        self._accept_halt = threading.Event()
-        self._wakeup: tuple[socket.socket, socket.socket] | None = None
-        self._connections: dict[int, ssl.SSLSocket] = {}
-        self._threads: set[threading.Thread] = set()
 
         self._queues: dict[str, collections.deque[ServerOutcome]] = {}
         self._requests: list[RecordedRequest] = []
         self._rejected: list[RejectedRequest] = []
         self._callbacks: list[CallbackDelivery] = []
-        self._errors: list[BaseException] = []
-        self._counts: collections.Counter[str] = collections.Counter()
-        self._connection_ids = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Start listening on ``127.0.0.1`` and serving in background threads; returns self."""
-        with self._lock:
-            if self._started:
-                raise RuntimeError(
-                    "this PhoneFactorTestServer was already started; a server starts once, so "
-                    "create a new one to serve again"
-                )
-            self._started = True
-        self._wakeup = socket.socketpair()
-        self._wakeup[0].setblocking(False)
+        self._claim_start()
+        self._open_wakeup()
         try:
             self._listen()
             self._resume_accepting()
@@ -233,36 +201,7 @@ class PhoneFactorTestServer:
         Open connections are closed without an answer; undelivered callbacks are dropped.
         Calling it twice, or before :meth:`start`, does nothing.
         """
-        if not self._started or self._stopping.is_set():
-            return
-        self._stopping.set()
-        self._halt_accepting()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            connections = list(self._connections.values())
-            threads = list(self._threads)
-        for connection in connections:
-            _shutdown(connection)
-        deadline = time.monotonic() + _STOP_JOIN_SECONDS
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if self._wakeup is not None:
-            for end in self._wakeup:
-                end.close()
-            self._wakeup = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._stop_serving()
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopping.is_set() else "running" if self._started else "new"
@@ -283,7 +222,7 @@ class PhoneFactorTestServer:
     @property
     def url(self) -> str:
         """``https://127.0.0.1:PORT/pfd/pfd.pl``, the endpoint to give a client."""
-        return f"https://{_HOST}:{self.port}{PATH}"
+        return f"https://{HOST}:{self.port}{PATH}"
 
     @property
     def pki(self) -> TestPki:
@@ -327,125 +266,28 @@ class PhoneFactorTestServer:
         if self._accept_thread is None:
             self._resume_accepting()
 
-    def _listen(self) -> None:
-        listener = socket.create_server(
-            (_HOST, self._port), backlog=self._request_queue_size, reuse_port=False
-        )
-        listener.setblocking(False)
-        self._port = listener.getsockname()[1]
-        self._listener = listener
+    # -- one connection: TLS, then HTTP ------------------------------------------------------
 
-    def _resume_accepting(self) -> None:
-        assert self._listener is not None  # noqa: S101 -- callers listen first
-        self._accept_halt = threading.Event()
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop,
-            args=(self._listener, self._accept_halt),
-            name=f"phonefactor-test-accept-{self._port}",
-            daemon=True,
-        )
-        self._accept_thread.start()
-
-    def _halt_accepting(self) -> None:
-        thread, self._accept_thread = self._accept_thread, None
-        if thread is None:
-            return
-        self._accept_halt.set()
-        if self._wakeup is not None:
-            with contextlib.suppress(OSError):  # the loop is ending anyway
-                self._wakeup[1].send(b"\0")
-        thread.join()
-
-    def _accept_loop(self, listener: socket.socket, halt: threading.Event) -> None:
-        assert self._wakeup is not None  # noqa: S101 -- set by start() before any loop runs
-        wakeup = self._wakeup[0]
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(listener, selectors.EVENT_READ)
-                selector.register(wakeup, selectors.EVENT_READ)
-                while not halt.is_set():
-                    for key, _ in selector.select():
-                        if key.fileobj is wakeup:
-                            self._drain(wakeup)
-                            continue
-                        try:
-                            raw, _address = listener.accept()
-                        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                            continue
-                        except OSError as error:  # out of file descriptors, say
-                            # Recorded for the test to see, and the loop lives on: a server
-                            # that stops accepting for good would look like a client bug.
-                            self._record_error(error)
-                            halt.wait(0.05)
-                            continue
-                        self._begin_connection(raw)
-        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
-            self._record_error(error)
-
-    @staticmethod
-    def _drain(wakeup: socket.socket) -> None:
-        try:
-            while wakeup.recv(64):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
-
-    def _begin_connection(self, raw: socket.socket) -> None:
-        with self._lock:
-            if self._stopping.is_set():
-                raw.close()
-                return
-            self._connection_ids += 1
-            connection_id = self._connection_ids
-            self._counts["connections_accepted"] += 1
+    def _prepare_connection(self, raw: socket.socket) -> ssl.SSLSocket | None:
         try:
             raw.setblocking(True)
             # No I/O yet: the handshake happens in the connection's own thread.
-            connection = self._context.wrap_socket(
-                raw, server_side=True, do_handshake_on_connect=False
-            )
+            return self._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
         except OSError as error:
             # Reset before it was accepted. The descriptor may have moved into a TLS socket
             # that wrap_socket then dropped (see close_orphaned_tls_socket): close both.
             close_orphaned_tls_socket(error)
             raw.close()
-            return
-        thread = threading.Thread(
-            target=self._serve_connection,
-            args=(connection, connection_id),
-            name=f"phonefactor-test-connection-{connection_id}",
-            daemon=True,
-        )
-        with self._lock:
-            self._connections[connection_id] = connection
-            self._threads.add(thread)
-        try:
-            thread.start()
-        except BaseException:  # the connection's thread closes it; with none, close it here
-            with self._lock:
-                self._connections.pop(connection_id, None)
-                self._threads.discard(thread)
-            connection.close()
-            raise
+            return None
 
-    def _serve_connection(self, connection: ssl.SSLSocket, connection_id: int) -> None:
+    def _handle_connection(self, connection: ssl.SSLSocket, connection_id: int) -> None:
         try:
-            try:
-                connection.do_handshake()
-            except OSError:
-                self._count("handshakes_failed")
-                return
-            self._count("handshakes_completed")
-            _RequestHandler(connection, self, connection_id)
+            connection.do_handshake()
         except OSError:
-            pass  # the client went away, or stop() shut the connection: both are normal
-        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
-            self._record_error(error)
-        finally:
-            connection.close()
-            with self._lock:
-                self._connections.pop(connection_id, None)
-                self._threads.discard(threading.current_thread())
+            self._count("handshakes_failed")
+            return
+        self._count("handshakes_completed")
+        _RequestHandler(connection, self, connection_id)
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -563,14 +405,6 @@ class PhoneFactorTestServer:
         with self._lock:
             if not self._lock.wait_for(condition, timeout):
                 raise TimeoutError(f"the test server did not see {what} within {timeout} s")
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def _record_error(self, error: BaseException) -> None:
-        with self._lock:
-            self._errors.append(error)
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -712,26 +546,10 @@ def _queue_key(*, username: str | None = None, phone: str | None = None) -> str:
     return "any"
 
 
-class _RequestHandler(http.server.BaseHTTPRequestHandler):
+class _RequestHandler(ConnectionHandler[PhoneFactorTestServer]):
     """Serves the HTTP requests of one TLS connection until it closes."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "pyampam-phonefactor-test-server"
-    sys_version = ""
-    # Each answer is one write anyway; this guards the few the base class writes in pieces.
-    disable_nagle_algorithm = True
-
-    def __init__(
-        self, connection: ssl.SSLSocket, owner: PhoneFactorTestServer, connection_id: int
-    ) -> None:
-        self.owner = owner
-        self.connection_id = connection_id
-        # The base class only keeps the server object; this handler never uses it.
-        address = cast("tuple[str, int]", connection.getpeername())
-        super().__init__(connection, address, cast("socketserver.BaseServer", owner))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: test output is for the tests."""
 
     def do_GET(self) -> None:
         """Only POST is served."""

@@ -9,18 +9,13 @@ Every answer is written in one piece, so Nagle's algorithm never meets a delayed
 from __future__ import annotations
 
 import base64
-import collections
-import contextlib
 import http
 import http.server
 import json
-import selectors
 import socket
-import threading
-import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
@@ -44,11 +39,9 @@ from pyampam.testing._rest_ntlm import (
     parse_authorization,
     split_identity,
 )
+from pyampam.testing._threaded_server import HOST, ConnectionHandler, ThreadedServer
 
 if TYPE_CHECKING:
-    import socketserver
-    from types import TracebackType
-
     from typing_extensions import Self
 
     from pyampam.activation import PamService
@@ -66,8 +59,6 @@ __all__ = [
 #: With ``authentication="none"``: the ``DOMAIN\user`` a request acts as.
 CALLER_HEADER = "X-Pyampam-User"
 
-_HOST = "127.0.0.1"
-_STOP_JOIN_SECONDS = 5.0
 _JSON = "application/json; odata=minimalmetadata; streaming=true; charset=utf-8"
 _MALFORMED = b'{"odata.metadata":"%24metadata#pamroles","value":[{"RoleId":"8f5cec1a-ecba-'
 _DEFAULT_MESSAGES = {
@@ -135,13 +126,7 @@ def _one_line(text: str) -> str:
     return " ".join(parts)
 
 
-def _shutdown(connection: socket.socket) -> None:
-    # Wakes the thread blocked reading this connection, which then closes it.
-    with contextlib.suppress(OSError):  # already closed: nothing to wake
-        connection.shutdown(socket.SHUT_RDWR)
-
-
-class PamRestTestServer:
+class PamRestTestServer(ThreadedServer[socket.socket]):
     r"""MIM's PAM REST API (``/api/pamresources/``) on ``127.0.0.1``, backed by a PamService.
 
     Serves ``GET pamroles``, ``GET``/``POST pamrequests``, ``POST pamrequests(guid'ID')/Close``,
@@ -171,6 +156,8 @@ class PamRestTestServer:
     malformed JSON. :attr:`calls` records every answer, :attr:`errors` unexpected exceptions.
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
+
+    _thread_prefix = "pam-rest-test"
 
     def __init__(
         self,
@@ -216,54 +203,24 @@ class PamRestTestServer:
             service = PamService(provider=FakeProvider())
         self._service = service
         self._api = PamRestApi(service, require_version=require_version)
-        self._port = port
-        self._request_queue_size = request_queue_size
+        super().__init__(port=port, request_queue_size=request_queue_size)
         self.max_body_size = max_body_size
 
-        self._lock = threading.Condition()
-        self._stopping = threading.Event()
-        self._started = False
         self._user_file: NtlmUserFile | None = None
-        self._listener: socket.socket | None = None
-        self._accept_thread: threading.Thread | None = None
-        self._wakeup: tuple[socket.socket, socket.socket] | None = None
-        self._connections: dict[int, socket.socket] = {}
-        self._threads: set[threading.Thread] = set()
         self._faults: list[_Fault] = []
         self._calls: list[RestCall] = []
-        self._errors: list[BaseException] = []
-        self._counts: collections.Counter[str] = collections.Counter()
-        self._connection_ids = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Listen on ``127.0.0.1`` and serve in background threads; returns self."""
-        with self._lock:
-            if self._started:
-                raise RuntimeError(
-                    "this PamRestTestServer was already started; a server starts once, so "
-                    "create a new one to serve again"
-                )
-            self._started = True
+        self._claim_start()
         try:
             if self._authentication == "ntlm":
                 self._user_file = NtlmUserFile(self._users)
-            self._wakeup = socket.socketpair()
-            self._wakeup[0].setblocking(False)
-            listener = socket.create_server(
-                (_HOST, self._port), backlog=self._request_queue_size, reuse_port=False
-            )
-            listener.setblocking(False)
-            self._port = listener.getsockname()[1]
-            self._listener = listener
-            self._accept_thread = threading.Thread(
-                target=self._accept_loop,
-                args=(listener,),
-                name=f"pam-rest-test-accept-{self._port}",
-                daemon=True,
-            )
-            self._accept_thread.start()
+            self._open_wakeup()
+            self._listen()
+            self._resume_accepting()
         except BaseException:
             self.stop()  # a port already taken must not leave the user file behind
             raise
@@ -275,44 +232,12 @@ class PamRestTestServer:
         Deletes the NTLM user file and, when the server made its own service, shuts that
         service down. Calling it twice, or before :meth:`start`, does nothing.
         """
-        if not self._started or self._stopping.is_set():
+        if not self._stop_serving():
             return
-        self._stopping.set()
-        if self._wakeup is not None:
-            with contextlib.suppress(OSError):  # the loop is ending anyway
-                self._wakeup[1].send(b"\0")
-        if self._accept_thread is not None:
-            self._accept_thread.join()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            connections = list(self._connections.values())
-            threads = list(self._threads)
-        for connection in connections:
-            _shutdown(connection)
-        deadline = time.monotonic() + _STOP_JOIN_SECONDS
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if self._wakeup is not None:
-            for end in self._wakeup:
-                end.close()
-            self._wakeup = None
         if self._user_file is not None:
             self._user_file.close()
         if self._owns_service:
             self._service.shutdown()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopping.is_set() else "running" if self._started else "new"
@@ -336,7 +261,7 @@ class PamRestTestServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT/api/pamresources/``: the base URL to give a client."""
-        return f"http://{_HOST}:{self.port}{BASE_PATH}"
+        return f"http://{HOST}:{self.port}{BASE_PATH}"
 
     @property
     def service(self) -> PamService:
@@ -459,107 +384,34 @@ class PamRestTestServer:
                 active_connections=len(self._connections),
             )
 
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
     def _record(self, call: RestCall) -> None:
         with self._lock:
             self._calls.append(call)
             self._lock.notify_all()
 
-    def _record_error(self, error: BaseException) -> None:
-        with self._lock:
-            self._errors.append(error)
-
     # -- connections -------------------------------------------------------------------------
 
-    def _accept_loop(self, listener: socket.socket) -> None:
-        assert self._wakeup is not None  # noqa: S101 -- set by start() before the loop runs
-        wakeup = self._wakeup[0]
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(listener, selectors.EVENT_READ)
-                selector.register(wakeup, selectors.EVENT_READ)
-                while not self._stopping.is_set():
-                    for key, _ in selector.select():
-                        if key.fileobj is wakeup:
-                            continue
-                        try:
-                            raw, _address = listener.accept()
-                        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                            continue
-                        except OSError as error:  # out of file descriptors, say
-                            self._record_error(error)
-                            self._stopping.wait(0.05)
-                            continue
-                        self._begin_connection(raw)
-        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
-            self._record_error(error)
-
-    def _begin_connection(self, raw: socket.socket) -> None:
-        with self._lock:
-            if self._stopping.is_set():
-                raw.close()
-                return
-            self._connection_ids += 1
-            connection_id = self._connection_ids
-            self._counts["connections_accepted"] += 1
+    def _prepare_connection(self, raw: socket.socket) -> socket.socket:
         raw.setblocking(True)
-        thread = threading.Thread(
-            target=self._serve_connection,
-            args=(raw, connection_id),
-            name=f"pam-rest-test-connection-{connection_id}",
-            daemon=True,
-        )
-        with self._lock:
-            self._connections[connection_id] = raw
-            self._threads.add(thread)
-        try:
-            thread.start()
-        except BaseException:  # the connection's thread closes it; with none, close it here
-            with self._lock:
-                self._connections.pop(connection_id, None)
-                self._threads.discard(thread)
-            raw.close()
-            raise
+        return raw
 
-    def _serve_connection(self, connection: socket.socket, connection_id: int) -> None:
-        try:
-            _RestHandler(connection, self, connection_id)
-        except OSError:
-            pass  # the client went away, or stop() shut the connection: both are normal
-        except Exception as error:  # noqa: BLE001 -- kept for the test to see in .errors
-            self._record_error(error)
-        finally:
-            connection.close()
-            with self._lock:
-                self._connections.pop(connection_id, None)
-                self._threads.discard(threading.current_thread())
+    def _handle_connection(self, connection: socket.socket, connection_id: int) -> None:
+        _RestHandler(connection, self, connection_id)
 
     # -- the API -----------------------------------------------------------------------------
 
 
-class _RestHandler(http.server.BaseHTTPRequestHandler):
+class _RestHandler(ConnectionHandler[PamRestTestServer]):
     """Serves the HTTP requests of one connection until it closes; holds its logon."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "pyampam-pam-rest-test-server"
-    sys_version = ""
-    disable_nagle_algorithm = True
 
     def __init__(
         self, connection: socket.socket, owner: PamRestTestServer, connection_id: int
     ) -> None:
-        self.owner = owner
-        self.connection_id = connection_id
         self.principal: str | None = None
         self.handshake = None if owner._user_file is None else Handshake(owner._user_file)
-        address = cast("tuple[str, int]", connection.getpeername())
-        super().__init__(connection, address, cast("socketserver.BaseServer", owner))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: test output is for the tests."""
+        super().__init__(connection, owner, connection_id)
 
     def do_GET(self) -> None:
         """Serve a GET."""
@@ -627,7 +479,7 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
     def _origin(self) -> str:
         host = self.headers.get("Host", "")
         if not host or not host.isprintable() or any(char in host for char in " /\\?#@"):
-            host = f"{_HOST}:{self.owner.port}"
+            host = f"{HOST}:{self.owner.port}"
         return f"http://{host}"
 
     def _read_body(self) -> bytes | None:
