@@ -7,11 +7,12 @@ ever asserted here.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from benchmark_smoke import NUMBER, VERDICT, run_script
+from benchmark_smoke import headline_figures as shared_headline_figures
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "providers.py"
 TINY_RUN = [
@@ -29,8 +30,8 @@ TINY_RUN = [
     "--burst-rounds",
     "1",
 ]
-_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
-_VERDICT = r"(?:met|MISSED)"
+_NUMBER = NUMBER
+_VERDICT = VERDICT
 HEADLINES = {
     "throughput": re.compile(
         rf"^HEADLINE throughput: pyampam {_NUMBER} calls/s, reference-style {_NUMBER} calls/s: "
@@ -53,25 +54,12 @@ HEADLINES = {
 
 def headline_figures(output: str) -> dict[str, tuple[float, ...]]:
     """The numbers of each headline line; ValueError naming the first one missing."""
-    figures = {}
-    for name, pattern in HEADLINES.items():
-        match = pattern.search(output)
-        if match is None:
-            raise ValueError(f"the benchmark printed no {name} headline")
-        figures[name] = tuple(float(number) for number in match.groups())
-    return figures
+    return shared_headline_figures(output, HEADLINES)
 
 
 def run_benchmark(*arguments: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    """Run the benchmark script; its standard output."""
+    return run_script(SCRIPT, *arguments, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmark_smoke import NUMBER, VERDICT
+from benchmark_smoke import headline_figures as shared_headline_figures
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "usage_report.py"
-_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
-_VERDICT = r"(?:met|MISSED)"
+_NUMBER = NUMBER
+_VERDICT = VERDICT
 HEADLINES = {
     "ratio": re.compile(
         rf"^HEADLINE ratio: pyampam {_NUMBER} s, csv\.reader {_NUMBER} s for ([0-9]+) rows: "
@@ -32,13 +35,7 @@ HEADLINES = {
 
 def headline_figures(output: str) -> dict[str, tuple[float, ...]]:
     """The numbers of each headline line; ValueError naming the first one missing."""
-    figures = {}
-    for name, pattern in HEADLINES.items():
-        match = pattern.search(output)
-        if match is None:
-            raise ValueError(f"the benchmark printed no {name} headline")
-        figures[name] = tuple(float(number) for number in match.groups())
-    return figures
+    return shared_headline_figures(output, HEADLINES)
 
 
 @pytest.fixture(scope="module")
