@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyampam._display import Records
     from pyampam._model import (
         ActivationPolicy,
         ActivationRequest,
@@ -34,6 +35,7 @@ __all__ = [
     "PamService",
     "PhoneNumber",
     "PolicyDecision",
+    "Records",
     "RequestStatus",
     "Requirement",
     "Role",
@@ -49,6 +51,7 @@ _LAZY = {
     "PamService": "pyampam.activation",
     "PhoneNumber": "pyampam._phone",
     "PolicyDecision": "pyampam._model",
+    "Records": "pyampam._display",
     "RequestStatus": "pyampam._model",
     "Requirement": "pyampam._model",
     "Role": "pyampam._model",

@@ -152,8 +152,8 @@ class MemoryStore:
                 raise AlreadyExistsError(f"a role with id {role.role_id} already exists")
             if self.find_roles(display_name=role.display_name):
                 raise AlreadyExistsError(
-                    f"a role named {role.display_name!r} already exists; use set_role to change "
-                    "it or pick another name"
+                    f"a role named {role.display_name!r} already exists; change that role "
+                    "instead, or pick another name"
                 )
             self._roles[role.role_id] = role
 

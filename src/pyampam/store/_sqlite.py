@@ -376,7 +376,7 @@ class SqliteStore:
                 raise AlreadyExistsError(f"a user with object id {user.object_id} already exists")
             if self._user_with_account(connection, user) is not None:
                 raise AlreadyExistsError(
-                    f"a user {user.source_identity} already exists; use set_user to change it"
+                    f"a user {user.source_identity} already exists; change that user instead"
                 )
             connection.execute(_INSERT_USER, params)
 
@@ -471,8 +471,8 @@ class SqliteStore:
                 raise AlreadyExistsError(f"a role with id {role.role_id} already exists")
             if self._role_named(connection, role) is not None:
                 raise AlreadyExistsError(
-                    f"a role named {role.display_name!r} already exists; use set_role to change "
-                    "it or pick another name"
+                    f"a role named {role.display_name!r} already exists; change that role "
+                    "instead, or pick another name"
                 )
             connection.execute(_INSERT_ROLE, params)
             self._insert_members(connection, role)
